@@ -1,0 +1,31 @@
+# Two entry points for a fresh clone: `make demo` and `make test`. Both create .venv if missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.aitl-reid-installed
+SYNTH_ROOT ?= datasets
+DEMO_CONFIG ?= configs/asta_aitl_synthetic.yaml
+
+.PHONY: install demo test test-fast synthetic
+
+$(STAMP): setup.py requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+synthetic: install
+	$(PY) tools/make_synthetic.py --config-file $(DEMO_CONFIG) --root $(SYNTH_ROOT) --if-missing
+
+demo: synthetic
+	$(PY) tools/main.py --config-file $(DEMO_CONFIG) data.root $(SYNTH_ROOT)
+
+# pytest exits 5 when it collected no test: that is a broken suite, not a pass.
+test: install
+	$(PY) -m pytest -q tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests

@@ -1,0 +1,137 @@
+"""Attribute schemas: which attributes an annotation release has, their classes and their stream.
+
+A schema is the single source of truth shared by the CSV reader (column order and class checks),
+the model (classifier sizes per stream) and the attribute loss (one-hot targets per stream).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+
+ID_RELEVANT = "id_relevant"
+ID_IRRELEVANT = "id_irrelevant"
+STREAM_GROUPS: Tuple[str, str] = (ID_RELEVANT, ID_IRRELEVANT)
+
+
+@dataclass(frozen=True)
+class AttributeSchema:
+    """Ordered attributes of one annotation release (CSV columns after the three key columns)."""
+
+    name: str
+    names: Tuple[str, ...]
+    num_classes: Tuple[int, ...]
+    groups: Tuple[str, ...]
+    key_columns: Tuple[str, str, str]
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if not (len(self.num_classes) == len(self.groups) == n):
+            raise ValueError(
+                f"schema '{self.name}': names ({n}), num_classes ({len(self.num_classes)}) and "
+                f"groups ({len(self.groups)}) must have the same length"
+            )
+        for attr, group in zip(self.names, self.groups):
+            if group not in STREAM_GROUPS:
+                raise ValueError(f"schema '{self.name}': attribute '{attr}' has group '{group}', expected one of {STREAM_GROUPS}")
+        for attr, k in zip(self.names, self.num_classes):
+            if int(k) < 2:
+                raise ValueError(f"schema '{self.name}': attribute '{attr}' needs at least 2 classes, got {k}")
+        if len(self.key_columns) != 3:
+            raise ValueError(f"schema '{self.name}': key_columns must name 3 columns (person, camera, tracklet)")
+
+    @property
+    def header(self) -> List[str]:
+        """The CSV header this schema expects."""
+        return list(self.key_columns) + list(self.names)
+
+    def indices(self, group: str) -> List[int]:
+        """Positions (in schema order) of the attributes of one stream group."""
+        return [i for i, g in enumerate(self.groups) if g == group]
+
+    def classes(self, group: str) -> List[int]:
+        """Class counts of the attributes of one stream group, in schema order."""
+        return [self.num_classes[i] for i in self.indices(group)]
+
+    def total_classes(self, group: str) -> int:
+        """Length of a stream's one-hot target / classifier output (0 if the group is empty)."""
+        return sum(self.classes(group))
+
+    def one_hot(self, attrs: torch.Tensor, group: str) -> Tuple[torch.Tensor, torch.Tensor]:
+        """One-hot targets ``[B, total_classes(group)]`` and a validity mask of the same shape.
+
+        ``attrs`` is ``[B, len(names)]`` with -1 for a missing annotation; the mask is 0 over
+        every output unit of a missing attribute, so it is never trained as class 0.
+        """
+        cols = self.indices(group)
+        parts, masks = [], []
+        for col in cols:
+            k = self.num_classes[col]
+            value = attrs[:, col]
+            valid = value >= 0
+            parts.append(torch.nn.functional.one_hot(value.clamp(min=0), k).to(torch.float32))
+            masks.append(valid.unsqueeze(1).expand(-1, k).to(torch.float32))
+        if not parts:
+            empty = attrs.new_zeros((attrs.shape[0], 0), dtype=torch.float32)
+            return empty, empty
+        return torch.cat(parts, 1), torch.cat(masks, 1)
+
+
+_V2_KEYS = ("person_id", "camera_id", "tracklets_id")
+_V2_IRRELEVANT = (
+    ("action", 5), ("angle", 6), ("occlusion", 2), ("cut", 2), ("multi-person", 2),
+    ("back-dominant", 2), ("target-change", 2), ("target-miss", 2), ("wrong-target", 2),
+)
+_MARS_V2_RELEVANT = (
+    ("upcolor", 9), ("downcolor", 10), ("age", 4), ("up", 2), ("down", 2), ("bag", 2),
+    ("backpack", 2), ("hat", 2), ("handbag", 2), ("hair", 2), ("gender", 2), ("btype", 2),
+)
+_DUKE_V2_RELEVANT = (
+    ("backpack", 2), ("shoulder bag", 2), ("handbag", 2), ("boots", 2), ("gender", 2),
+    ("hat", 2), ("shoes", 2), ("top", 2), ("downcolor", 8), ("topcolor", 9),
+)
+_MARS_V1_RELEVANT = (
+    ("Tops.c", 9), ("Bottoms.c", 10), ("Age", 4), ("Tops.l", 2), ("Bottoms.l", 2),
+    ("shoulder bag", 2), ("backpack", 2), ("hat", 2), ("handbag", 2), ("hair", 2),
+    ("gender", 2), ("Bottoms.t", 2),
+)
+
+
+def _make(name: str, keys: Sequence[str], groups: Sequence[Tuple[str, Sequence[Tuple[str, int]]]]) -> AttributeSchema:
+    names, classes, group_of = [], [], []
+    for group, attrs in groups:
+        for attr, k in attrs:
+            names.append(attr)
+            classes.append(k)
+            group_of.append(group)
+    return AttributeSchema(name, tuple(names), tuple(classes), tuple(group_of), tuple(keys))  # type: ignore[arg-type]
+
+
+# Second release: identity-irrelevant columns first, then identity-relevant (NOTES.md order).
+MARS_V2 = _make("mars_v2", _V2_KEYS, [(ID_IRRELEVANT, _V2_IRRELEVANT), (ID_RELEVANT, _MARS_V2_RELEVANT)])
+DUKE_V2 = _make("duke_v2", _V2_KEYS, [(ID_IRRELEVANT, _V2_IRRELEVANT), (ID_RELEVANT, _DUKE_V2_RELEVANT)])
+MARS_V1 = _make("mars_v1", ("person-id", "camera", "tracklet"), [(ID_RELEVANT, _MARS_V1_RELEVANT)])
+
+BUILTIN_SCHEMAS: Dict[str, AttributeSchema] = {s.name: s for s in (MARS_V1, MARS_V2, DUKE_V2)}
+DEFAULT_SCHEMA = MARS_V2
+
+
+def get_schema(name: str) -> AttributeSchema:
+    """A built-in schema by name."""
+    if name not in BUILTIN_SCHEMAS:
+        raise KeyError(f"unknown attribute schema '{name}'; built-in schemas: {sorted(BUILTIN_SCHEMAS)}")
+    return BUILTIN_SCHEMAS[name]
+
+
+def detect_schema(header: Sequence[str], source: str = "attribute CSV") -> AttributeSchema:
+    """The built-in schema whose header equals ``header`` (surrounding spaces ignored)."""
+    cleaned = [h.strip() for h in header]
+    for schema in BUILTIN_SCHEMAS.values():
+        if cleaned == schema.header:
+            return schema
+    known = "\n".join(f"  {s.name}: {','.join(s.header)}" for s in BUILTIN_SCHEMAS.values())
+    raise ValueError(
+        f"{source}: unknown header {','.join(cleaned)!r}. Known headers:\n{known}\n"
+        "For another release set attributes.schema 'custom' and attributes.custom_* in the config."
+    )
