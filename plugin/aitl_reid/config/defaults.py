@@ -12,6 +12,7 @@ from yacs.config import CfgNode as CN
 def get_default_config() -> CN:
     """Return a fresh copy of the full default configuration."""
     cfg = CN()
+    cfg.use_gpu = True  # train and test on CUDA when a GPU is available
 
     cfg.model = CN()
     cfg.model.name = "asta_resnet50"  # registered model name (torchreid.models.build_model)

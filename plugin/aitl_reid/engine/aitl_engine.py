@@ -1,0 +1,311 @@
+"""The AITL engine: torchreid's ``Engine`` loop with the unified loss (Eq. 4) in its hooks.
+
+torchreid's ``run`` / ``train`` / ``test`` drive training and evaluation; this subclass fills the
+hooks: ``forward_backward`` (unified loss, mixed precision, gradient clipping, a guard against
+non-finite losses), ``parse_data_for_train`` / ``parse_data_for_eval`` / ``extract_features``
+(video clips ``[B, T, C, H, W]`` with attributes), and ``_evaluate`` (dense clips averaged per
+tracklet, vectorised ranking, attribute recognition report). Device placement happens in
+``_to_device`` only.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass
+from typing import Dict, Iterator, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from .. import _torchreid
+from ..losses import UnifiedLoss
+from ..metrics import attribute_recognition_metrics, evaluate_rank
+from ..models.outputs import ReIDOutput
+from .checkpoint import save_checkpoint
+from .epoch_log import EpochLog
+
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss term became NaN or infinite; training stops before the weights are touched."""
+
+
+class IterationCap:
+    """A data loader view yielding at most ``max_iters`` batches per epoch (for quick runs)."""
+
+    def __init__(self, loader: torch.utils.data.DataLoader, max_iters: int) -> None:
+        self.loader = loader
+        self.max_iters = max_iters
+
+    def __len__(self) -> int:
+        return min(len(self.loader), self.max_iters)
+
+    def __iter__(self) -> Iterator:
+        for index, batch in enumerate(self.loader):
+            if index >= self.max_iters:
+                break
+            yield batch
+
+
+@dataclass
+class TrackletFeatures:
+    """Per-tracklet test features and labels of one split (query or gallery)."""
+
+    features: torch.Tensor
+    attr_logits: Dict[str, torch.Tensor]
+    pids: np.ndarray
+    camids: np.ndarray
+    attrs: torch.Tensor
+
+
+class AITLEngine(_torchreid.engine.Engine):
+    """Trains a model of this plugin with the unified loss and evaluates it on dense clips.
+
+    Args:
+        datamanager: a ``VideoAttributeDataManager``.
+        model: a model returning ``ReIDOutput`` in training mode.
+        optimizer, scheduler: as for torchreid engines (the scheduler steps once per epoch).
+        criterion: the unified loss (``build_unified_loss``).
+        use_gpu: train on CUDA when available.
+        amp: "off", "bf16" or "fp16" autocast (GPU only; ignored on CPU).
+        grad_clip: max gradient norm, 0 disables.
+        max_iters_per_epoch: cap on iterations per epoch, 0 = whole epoch.
+        save_dir: where checkpoints and ``metrics.csv`` go.
+        pooling_method: "avg" or "max" over a tracklet's clip features.
+        evaluate_attributes: report attribute recognition at test time.
+    """
+
+    def __init__(
+        self,
+        datamanager,
+        model: torch.nn.Module,
+        optimizer: torch.optim.Optimizer,
+        criterion: UnifiedLoss,
+        scheduler=None,
+        use_gpu: bool = True,
+        amp: str = "off",
+        grad_clip: float = 0.0,
+        max_iters_per_epoch: int = 0,
+        save_dir: str = "log",
+        pooling_method: str = "avg",
+        evaluate_attributes: bool = True,
+    ) -> None:
+        super().__init__(datamanager, use_gpu)
+        if amp not in AMP_DTYPES:
+            raise ValueError(f"train.amp must be one of {sorted(AMP_DTYPES)}, got '{amp}'")
+        if pooling_method not in ("avg", "max"):
+            raise ValueError(f"video.pooling_method must be 'avg' or 'max', got '{pooling_method}'")
+        self.device = torch.device("cuda" if self.use_gpu else "cpu")
+        self.model = model.to(self.device)
+        self.optimizer = optimizer
+        self.scheduler = scheduler
+        self.criterion = criterion.to(self.device)
+        self.register_model("model", self.model, optimizer, scheduler)
+        self.amp_dtype = AMP_DTYPES[amp] if self.device.type == "cuda" else None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype is torch.float16)
+        self.grad_clip = float(grad_clip)
+        self.save_dir = save_dir
+        self.pooling_method = pooling_method
+        self.evaluate_attributes = evaluate_attributes
+        self.epoch_log = EpochLog(os.path.join(save_dir, "metrics.csv"))
+        self._epoch_sums: Dict[str, float] = {}
+        self._epoch_batches = 0
+        if max_iters_per_epoch > 0:
+            self.train_loader = IterationCap(self.train_loader, max_iters_per_epoch)
+
+    # ------------------------------------------------------------------ device and precision
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        return tensor.to(self.device, non_blocking=True)
+
+    def _autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    # ------------------------------------------------------------------ training hooks
+    def parse_data_for_train(self, data: dict) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self._to_device(data["img"]), self._to_device(data["pid"]), self._to_device(data["attrs"])
+
+    def forward_backward(self, data: dict) -> Dict[str, float]:
+        imgs, pids, attrs = self.parse_data_for_train(data)
+        with self._autocast():
+            output: ReIDOutput = self.model(imgs)
+            total, terms = self.criterion(output, pids, attrs)
+        self._check_finite(total, terms)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(total).backward()
+        if self.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+        summary = {name: float(value) for name, value in terms.items()}
+        summary["loss"] = float(total.detach())
+        summary["acc"] = float((output.logits.argmax(1) == pids).float().mean()) * 100.0
+        for name, value in summary.items():
+            self._epoch_sums[name] = self._epoch_sums.get(name, 0.0) + value
+        self._epoch_batches += 1
+        return summary
+
+    def _check_finite(self, total: torch.Tensor, terms: Dict[str, torch.Tensor]) -> None:
+        for name, value in list(terms.items()) + [("loss", total)]:
+            if not torch.isfinite(value).all():
+                raise NonFiniteLossError(
+                    f"loss term '{name}' is {float(value)} at epoch {self.epoch + 1}, iteration "
+                    f"{getattr(self, 'batch_idx', 0) + 1}; training stopped before this step changed "
+                    f"the weights, and the checkpoints in '{self.save_dir}' are intact. Lower train.lr, "
+                    "set train.grad_clip, or check the data of this batch."
+                )
+
+    def train(self, print_freq: int = 10, fixbase_epoch: int = 0, open_layers=None) -> None:
+        """One epoch of torchreid's loop, then the epoch's mean terms go to ``metrics.csv``."""
+        self._epoch_sums, self._epoch_batches = {}, 0
+        super().train(print_freq=print_freq, fixbase_epoch=fixbase_epoch, open_layers=open_layers)
+        means = {name: total / max(self._epoch_batches, 1) for name, total in self._epoch_sums.items()}
+        means["lr"] = self.get_current_lr()
+        self.epoch_log.update(self.epoch + 1, means)
+        if self.writer is not None and "dvdp" in means:
+            self.writer.add_scalar("Train/dvdp_epoch", means["dvdp"], self.epoch)
+        print(f"epoch {self.epoch + 1}: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(means.items())))
+
+    def save_model(self, epoch: int, rank1: float, save_dir: str, is_best: bool = False) -> None:
+        """Atomic checkpoint with plain Python numbers only (loadable with ``weights_only=True``)."""
+        for name in self.get_model_names():
+            scheduler = self._scheds[name]
+            path = save_checkpoint(
+                {
+                    "state_dict": self._models[name].state_dict(),
+                    "epoch": int(epoch + 1),
+                    "rank1": float(rank1),
+                    "optimizer": self._optims[name].state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                },
+                os.path.join(save_dir, name),
+                epoch + 1,
+            )
+            print(f"Checkpoint saved to {path}")
+
+    # ------------------------------------------------------------------ evaluation hooks
+    def parse_data_for_eval(self, data: dict) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Clips ``[N, T, C, H, W]`` and, per clip, the index of its tracklet in the split."""
+        return self._to_device(data["img"]), data["tracklet"]
+
+    def extract_features(self, input: torch.Tensor) -> ReIDOutput:
+        with self._autocast():
+            return self.model(input, full_output=True)
+
+    def extract_tracklet_features(self, loader) -> TrackletFeatures:
+        """Run every dense clip of a split through the model and pool clip outputs per tracklet."""
+        dataset = loader.dataset
+        count = dataset.num_tracklets
+        features: Optional[torch.Tensor] = None
+        attr_logits: Dict[str, torch.Tensor] = {}
+        clips = torch.zeros(count)
+        for data in loader:
+            imgs, owner = self.parse_data_for_eval(data)
+            output = self.extract_features(imgs)
+            embedding = output.embedding.float().cpu()
+            if features is None:
+                features = self._empty_pool(count, embedding.shape[1])
+            self._pool_into(features, owner, embedding)
+            for stream, logits in output.attr_logits.items():
+                pooled = attr_logits.setdefault(stream, torch.zeros(count, logits.shape[1]))
+                pooled.index_add_(0, owner, logits.float().cpu())
+            clips.index_add_(0, owner, torch.ones(len(owner)))
+        if features is None or bool((clips == 0).any()):
+            raise RuntimeError(f"{type(dataset).__name__}: some tracklets produced no clip; check test.max_clips")
+        if self.pooling_method == "avg":
+            features /= clips.unsqueeze(1)
+        attr_logits = {stream: pooled / clips.unsqueeze(1) for stream, pooled in attr_logits.items()}
+        return TrackletFeatures(features, attr_logits, np.asarray(dataset.pids), np.asarray(dataset.camids), dataset.attrs)
+
+    def _empty_pool(self, count: int, dim: int) -> torch.Tensor:
+        fill = 0.0 if self.pooling_method == "avg" else float("-inf")
+        return torch.full((count, dim), fill)
+
+    def _pool_into(self, pooled: torch.Tensor, owner: torch.Tensor, values: torch.Tensor) -> None:
+        if self.pooling_method == "avg":
+            pooled.index_add_(0, owner, values)
+        else:
+            pooled.index_reduce_(0, owner, values, reduce="amax")
+
+    @torch.no_grad()
+    def _evaluate(
+        self,
+        dataset_name: str = "",
+        query_loader=None,
+        gallery_loader=None,
+        dist_metric: str = "euclidean",
+        normalize_feature: bool = False,
+        visrank: bool = False,
+        visrank_topk: int = 10,
+        save_dir: str = "",
+        use_metric_cuhk03: bool = False,
+        ranks: Sequence[int] = (1, 5, 10, 20),
+        rerank: bool = False,
+    ) -> Tuple[float, float]:
+        start = time.time()
+        query = self.extract_tracklet_features(query_loader)
+        gallery = self.extract_tracklet_features(gallery_loader)
+        elapsed = time.time() - start
+        total = len(query.pids) + len(gallery.pids)
+        print(f"Extracted {len(query.pids)} query and {len(gallery.pids)} gallery tracklet features "
+              f"({query.features.shape[1]}-d) in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.1f} tracklets/s)")
+
+        qf, gf = query.features, gallery.features
+        if normalize_feature:
+            qf, gf = F.normalize(qf, dim=1), F.normalize(gf, dim=1)
+        distmat = _torchreid.metrics.compute_distance_matrix(qf, gf, dist_metric)
+        if rerank:
+            print("Applying person re-ranking ...")
+            distmat_qq = _torchreid.metrics.compute_distance_matrix(qf, qf, dist_metric)
+            distmat_gg = _torchreid.metrics.compute_distance_matrix(gf, gf, dist_metric)
+            distmat = torch.as_tensor(_torchreid.utils.re_ranking(distmat.numpy(), distmat_qq.numpy(), distmat_gg.numpy()))
+        distmat = distmat.numpy()
+        cmc, mAP = evaluate_rank(distmat, query.pids, gallery.pids, query.camids, gallery.camids)
+
+        print(f"** Results ({dataset_name}) **")
+        print(f"mAP: {mAP:.1%}")
+        print("CMC curve")
+        for r in ranks:
+            if r <= len(cmc):
+                print(f"Rank-{r:<3}: {cmc[r - 1]:.1%}")
+        self._record_evaluation(dataset_name, float(cmc[0]), float(mAP))
+        if self.evaluate_attributes:
+            self._report_attributes(dataset_name, query, gallery)
+        if visrank:
+            _torchreid.utils.visualize_ranked_results(
+                distmat,
+                self.datamanager.fetch_test_loaders(dataset_name),
+                self.datamanager.data_type,
+                width=self.datamanager.width,
+                height=self.datamanager.height,
+                save_dir=os.path.join(save_dir, "visrank_" + dataset_name),
+                topk=visrank_topk,
+            )
+        return float(cmc[0]), float(mAP)
+
+    def _record_evaluation(self, dataset_name: str, rank1: float, mAP: float) -> None:
+        epoch = self.epoch + 1
+        if self.epoch_log.get(epoch) is None:
+            return  # evaluation without training in this run: nothing to attach the result to
+        first = dataset_name == self.datamanager.targets[0]
+        prefix = "" if first else f"{dataset_name}_"
+        self.epoch_log.update(epoch, {f"{prefix}mAP": mAP, f"{prefix}rank1": rank1})
+
+    def _report_attributes(self, dataset_name: str, query: TrackletFeatures, gallery: TrackletFeatures) -> None:
+        schema = self.datamanager.target_schemas[dataset_name]
+        if not query.attr_logits or schema != self.datamanager.attribute_schema:
+            return
+        logits = {s: torch.cat([query.attr_logits[s], gallery.attr_logits[s]]) for s in query.attr_logits}
+        attrs = torch.cat([query.attrs, gallery.attrs])
+        report = attribute_recognition_metrics(logits, attrs, schema)
+        print(f"** Attribute recognition ({dataset_name}, query + gallery) **")
+        print(report.format_table())
+        if self.writer is not None:
+            for name, value in report.as_dict().items():
+                self.writer.add_scalar(f"Test/{dataset_name}/attr/{name}", value, self.epoch)

@@ -1,0 +1,59 @@
+"""Per-epoch training record (loss terms, mean DVDP, mAP/R1 when evaluated) as a CSV file.
+
+The file drives the DVDP/mAP figure (Fig. 7). It is rewritten atomically on every update, so a
+crash never leaves a half-written row, and an evaluation can fill in the row of its epoch later.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from typing import Dict, List, Optional
+
+FIRST_COLUMNS = ["epoch"]
+LAST_COLUMNS = ["dvdp", "mAP", "rank1"]
+
+
+class EpochLog:
+    """Rows keyed by epoch (1-based), columns grown as new terms appear."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.rows: Dict[int, Dict[str, float]] = {}
+        if os.path.isfile(path):
+            self._read_existing()
+
+    def _read_existing(self) -> None:
+        with open(self.path, newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                epoch = int(row.pop("epoch"))
+                self.rows[epoch] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+
+    def update(self, epoch: int, values: Dict[str, float]) -> None:
+        """Merge ``values`` into the row of ``epoch`` and rewrite the file."""
+        self.rows.setdefault(epoch, {}).update({k: float(v) for k, v in values.items()})
+        self._write()
+
+    def columns(self) -> List[str]:
+        names = sorted({k for row in self.rows.values() for k in row} - set(LAST_COLUMNS))
+        tail = [c for c in LAST_COLUMNS if any(c in row for row in self.rows.values())]
+        return FIRST_COLUMNS + names + tail
+
+    def _write(self) -> None:
+        columns = self.columns()
+        directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=directory)
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            for epoch in sorted(self.rows):
+                writer.writerow({"epoch": epoch, **{k: _fmt(v) for k, v in self.rows[epoch].items()}})
+        os.replace(tmp, self.path)
+
+    def get(self, epoch: int) -> Optional[Dict[str, float]]:
+        return self.rows.get(epoch)
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
