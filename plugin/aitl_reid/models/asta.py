@@ -1,0 +1,176 @@
+"""ASTA: attribute-driven spatio-temporal attention (paper section 4, Fig. 4).
+
+Two attribute streams (identity-relevant, identity-irrelevant) each learn a spatio-temporal
+attention while predicting their attributes; the Re-ID feature concatenates the backbone features
+with their copies weighted by each stream's attention, pooled over space and time:
+``(1 + streams) x C`` (6144 for ResNet-50 with both streams).
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..data.schema import DEFAULT_SCHEMA, ID_IRRELEVANT, ID_RELEVANT, AttributeSchema
+from ..registry import register_model
+from .attention import SpatialAttention, SpatioTemporalAttention, require_odd
+from .backbones import FrameBackbone, build_backbone
+from .base import VideoReIDModel, pool_clip
+from .outputs import ReIDOutput
+
+
+class AttributeStream(nn.Module):
+    """Size-preserving conv -> spatio-temporal attention -> weighted pooling -> attribute classifier.
+
+    As in the released code, the attention weights the stream's input features (not the conv
+    output), and a ReLU precedes the linear classifier (one output per attribute class).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        map_size: Tuple[int, int],
+        num_outputs: int,
+        width: int = 0,
+        kernel: int = 1,
+        spatial_kernel: int = 3,
+        temporal_kernel: int = 3,
+    ) -> None:
+        super().__init__()
+        if width < 0:
+            raise ValueError(f"stream_width must be >= 0 (0 = backbone width), got {width}")
+        width = width or in_channels
+        kernel = require_odd(kernel, "stream_kernel")
+        self.conv = nn.Sequential(
+            nn.Conv2d(in_channels, width, kernel, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        )
+        self.attention = SpatioTemporalAttention(width, map_size, spatial_kernel, temporal_kernel)
+        self.classifier = nn.Linear(in_channels, num_outputs)
+
+    def forward(self, maps: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``(attention [B, T, h, w], attribute logits [B, num_outputs])`` for ``[B, T, C, h, w]``."""
+        b, t = maps.shape[:2]
+        attention = self.attention(self.conv(maps.flatten(0, 1)).unflatten(0, (b, t)))
+        logits = self.classifier(torch.relu(pool_clip(maps, attention)))
+        return attention, logits
+
+
+class ASTA(VideoReIDModel):
+    """The multi-task ASTA model over any :class:`FrameBackbone`.
+
+    Args:
+        backbone: per-frame feature extractor (stride-1 last stage for ResNets).
+        num_classes: training identities.
+        schema: attribute schema; its groups size the stream classifiers.
+        id_relevant_stream, id_irrelevant_stream: enable each attribute stream (paper Table 2).
+        detach_streams: the streams read detached backbone features, so attribute losses do not
+            train the backbone (released code: True; paper: silent, default False).
+        reid_spatial_attention: the Re-ID stream weights its own copy of the features with a
+            spatial attention (released code: True; not in the paper, default False).
+        stream_width: channels of each stream's size-preserving conv (0 = backbone width, as released).
+        stream_kernel, spatial_kernel, temporal_kernel: odd kernel sizes (1, 3, 3 as released).
+        test_feature: ``"after_bn"`` or ``"before_bn"``.
+        fuse_attention: the streams' attention-weighted copies join the Re-ID feature (ASTA). Off,
+            the Re-ID feature is the plain temporal pooling and the streams only predict the
+            attributes that AITL selects by: Table 1's "Baseline + AITL" row.
+    """
+
+    def __init__(
+        self,
+        backbone: FrameBackbone,
+        num_classes: int,
+        schema: AttributeSchema = DEFAULT_SCHEMA,
+        id_relevant_stream: bool = True,
+        id_irrelevant_stream: bool = True,
+        detach_streams: bool = False,
+        reid_spatial_attention: bool = False,
+        stream_width: int = 0,
+        stream_kernel: int = 1,
+        spatial_kernel: int = 3,
+        temporal_kernel: int = 3,
+        test_feature: str = "after_bn",
+        fuse_attention: bool = True,
+    ) -> None:
+        enabled = [g for g, on in ((ID_RELEVANT, id_relevant_stream), (ID_IRRELEVANT, id_irrelevant_stream)) if on]
+        for group in enabled:
+            if schema.total_classes(group) == 0:
+                raise ValueError(
+                    f"the {group} stream is enabled but schema '{schema.name}' has no {group} attributes; "
+                    f"disable it (model.asta.{group}_stream False)"
+                )
+        channels = backbone.out_channels
+        fused = len(enabled) if fuse_attention else 0
+        super().__init__(backbone, (1 + fused) * channels, num_classes, test_feature)
+        self.schema = schema
+        self.fuse_attention = fuse_attention
+        self.detach_streams = detach_streams
+        self.streams = nn.ModuleDict({
+            group: AttributeStream(channels, backbone.map_size, schema.total_classes(group), stream_width,
+                                   stream_kernel, spatial_kernel, temporal_kernel)
+            for group in enabled
+        })
+        self.reid_attention: Optional[SpatialAttention] = (
+            SpatialAttention(channels, spatial_kernel) if reid_spatial_attention else None
+        )
+
+    def compute(self, clips: torch.Tensor) -> ReIDOutput:
+        maps = self.backbone(clips)
+        stream_input = maps.detach() if self.detach_streams else maps
+        attention, attr_logits = {}, {}
+        for group, stream in self.streams.items():
+            attention[group], attr_logits[group] = stream(stream_input)
+        reid_attention = self.reid_attention(maps) if self.reid_attention is not None else None
+        parts = [pool_clip(maps, reid_attention)]
+        if self.fuse_attention:
+            parts += [pool_clip(maps, attention[g]) for g in self.streams]
+        return self._output(torch.cat(parts, dim=1), attr_logits, attention, reid_attention)
+
+
+def build_asta(
+    backbone: str,
+    num_classes: int,
+    loss: str = "softmax",
+    pretrained: bool = False,
+    pretrained_path: str = "",
+    height: int = 256,
+    width: int = 128,
+    last_stride: int = 1,
+    schema: Optional[AttributeSchema] = None,
+    use_gpu: bool = True,
+    **options,
+) -> ASTA:
+    """ASTA over torchreid backbone ``backbone`` (any with ``featuremaps()``), for ``height x width`` frames.
+
+    ``options`` are :class:`ASTA`'s switches. ``loss`` and ``use_gpu`` come from torchreid's
+    ``build_model`` and do not change the model: train mode always returns a ``ReIDOutput``, and
+    device placement is the engine's job.
+    """
+    frames = build_backbone(backbone, height, width, last_stride, pretrained, pretrained_path)
+    return ASTA(frames, num_classes, schema or DEFAULT_SCHEMA, **options)
+
+
+@register_model
+def asta_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+    """The paper's model: ResNet-50 with stride-1 last stage."""
+    return build_asta("resnet50", num_classes, loss, pretrained, **kwargs)
+
+
+@register_model
+def asta_resnet50_ibn_a(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+    """ASTA on IBN-Net-a ResNet-50 (instance + batch norm; often better across datasets)."""
+    return build_asta("resnet50_ibn_a", num_classes, loss, pretrained, **kwargs)
+
+
+@register_model
+def asta_osnet_x1_0(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+    """ASTA on OSNet x1.0 (512 channels, 16 x 8 maps at 256x128)."""
+    return build_asta("osnet_x1_0", num_classes, loss, pretrained, **kwargs)
+
+
+@register_model
+def asta_resnet18(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+    """A light ASTA (ResNet-18, 512 channels) for CPU demos and tests."""
+    return build_asta("resnet18", num_classes, loss, pretrained, **kwargs)

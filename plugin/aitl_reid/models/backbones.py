@@ -1,0 +1,134 @@
+"""torchreid networks turned into per-frame feature extractors for clips ``[B, T, C, H, W]``.
+
+ASTA's attention is a map over spatial positions, so a backbone must expose ``featuremaps()``
+returning one ``[N, C, h, w]`` tensor. torchreid's ResNet builders fix the last stage's stride at 2
+(8 x 4 maps at 256x128); the paper needs 16 x 8, so the stride is reset here after building.
+Backbones are always built with ``pretrained=False`` (torchreid would download) and weights are
+read from a local file by :mod:`.pretrained`.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+from torch import nn
+
+from .. import _torchreid, registry
+from .pretrained import load_weights, resolve_pretrained_path
+
+# torchreid 0.2.5 networks whose featuremaps() returns one [N, C, h, w] tensor (checked by
+# tests/test_models_backbones.py). resnet50mid returns a tuple; densenet*, inceptionv4,
+# nasnsetmobile, shufflenet, squeezenet*, hacnn and mlfn have no featuremaps().
+SPATIAL_BACKBONES: Tuple[str, ...] = (
+    "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+    "resnext101_32x8d", "resnet50_fc512", "se_resnet50", "se_resnet50_fc512", "se_resnet101",
+    "se_resnext50_32x4d", "se_resnext101_32x4d", "inceptionresnetv2", "xception",
+    "resnet50_ibn_a", "resnet50_ibn_b", "mobilenetv2_x1_0", "mobilenetv2_x1_4",
+    "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0",
+    "mudeep", "pcb_p6", "pcb_p4", "osnet_x1_0", "osnet_x0_75", "osnet_x0_5", "osnet_x0_25",
+    "osnet_ibn_x1_0", "osnet_ain_x1_0", "osnet_ain_x0_75", "osnet_ain_x0_5", "osnet_ain_x0_25",
+)
+
+
+def _not_spatial(name: str, reason: str) -> ValueError:
+    return ValueError(
+        f"backbone '{name}' cannot be used: {reason}. ASTA and temporal pooling need a torchreid "
+        f"network whose featuremaps() returns [N, C, h, w] maps; these work: {', '.join(SPATIAL_BACKBONES)}"
+    )
+
+
+class FrameBackbone(nn.Module):
+    """A torchreid network's ``featuremaps()`` applied to every frame of a batch of clips.
+
+    Attributes:
+        name: the torchreid model name.
+        net: the torchreid network (its unused classification heads removed).
+        out_channels: channels ``C`` of the feature maps.
+        map_size: ``(h, w)`` of the feature maps for the input size the model was built for.
+    """
+
+    def __init__(self, name: str, net: nn.Module, height: int, width: int) -> None:
+        super().__init__()
+        self.name = name
+        self.net = net
+        self.out_channels, self.map_size = _probe_featuremaps(name, net, height, width)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """Frame features ``[B, T, C, h, w]`` of clips ``[B, T, 3, H, W]``."""
+        if clips.dim() != 5:
+            raise ValueError(f"expected clips [B, T, C, H, W], got a tensor of shape {tuple(clips.shape)}")
+        b, t = clips.shape[:2]
+        return self.net.featuremaps(clips.flatten(0, 1)).unflatten(0, (b, t))
+
+
+def _probe_featuremaps(name: str, net: nn.Module, height: int, width: int) -> Tuple[int, Tuple[int, int]]:
+    """Channels and map size of ``net`` at ``height x width``, from one frame in eval mode."""
+    if height < 1 or width < 1:
+        raise ValueError(f"input size must be positive, got {height}x{width}")
+    was_training = net.training
+    net.eval()
+    try:
+        with torch.no_grad():
+            out = net.featuremaps(torch.zeros(1, 3, height, width))
+    except RuntimeError as err:
+        raise ValueError(f"backbone '{name}' cannot process {height}x{width} frames: {err}") from err
+    finally:
+        net.train(was_training)
+    if not (torch.is_tensor(out) and out.dim() == 4):
+        raise _not_spatial(name, "its featuremaps() does not return one 4-D tensor")
+    return int(out.shape[1]), (int(out.shape[2]), int(out.shape[3]))
+
+
+def set_last_stride(net: nn.Module, stride: int, name: str = "backbone") -> None:
+    """Set the stride of a ResNet-style last stage (``layer4``), which torchreid's builders fix.
+
+    Backbones without ``layer4`` (OSNet, MobileNetV2, ...) keep their own downsampling and accept
+    only ``stride=1`` (OSNet's last stage already has stride 1: 16 x 8 maps at 256x128).
+    """
+    if stride not in (1, 2):
+        raise ValueError(f"last_stride must be 1 or 2, got {stride!r}")
+    layer4 = getattr(net, "layer4", None)
+    if not isinstance(layer4, nn.Sequential) or len(layer4) == 0:
+        if stride != 1:
+            raise ValueError(f"last_stride={stride} needs a ResNet-style layer4 stage; '{name}' has none")
+        return
+    strided = [m for m in layer4[0].modules() if isinstance(m, nn.Conv2d) and m.stride != (1, 1)]
+    if not strided and stride != 1:
+        raise ValueError(f"'{name}' is built with stride 1 in layer4; last_stride={stride} cannot be restored")
+    for conv in strided:
+        conv.stride = (stride, stride)
+
+
+def _drop_heads(net: nn.Module) -> None:
+    """Remove torchreid's classification heads: featuremaps() never uses them."""
+    for attr in ("classifier", "fc"):
+        if isinstance(getattr(net, attr, None), nn.Module):
+            setattr(net, attr, None)
+
+
+def build_backbone(
+    name: str,
+    height: int = 256,
+    width: int = 128,
+    last_stride: int = 1,
+    pretrained: bool = False,
+    pretrained_path: str = "",
+) -> FrameBackbone:
+    """Build torchreid's ``name`` as a :class:`FrameBackbone` for ``height x width`` frames.
+
+    ``pretrained`` loads a local file (``pretrained_path``, else ``$AITL_REID_PRETRAINED_DIR/<name>.pth``)
+    and prints what was loaded; with ``pretrained=False`` ``pretrained_path`` is ignored.
+    """
+    factory = _torchreid.model_factory()
+    if registry.is_model(name):
+        raise _not_spatial(name, "it is an aitl_reid model, not a backbone")
+    if name not in factory:
+        raise _not_spatial(name, "torchreid has no model of that name")
+    net = factory[name](num_classes=1, loss="softmax", pretrained=False)
+    if not callable(getattr(net, "featuremaps", None)):
+        raise _not_spatial(name, "it has no featuremaps()")
+    _drop_heads(net)
+    set_last_stride(net, last_stride, name)
+    if pretrained:
+        print(f"backbone {name}: {load_weights(net, resolve_pretrained_path(name, pretrained_path))}")
+    return FrameBackbone(name, net, height, width)
