@@ -1,0 +1,167 @@
+"""The unified loss (paper Eq. 4): L = L_BCE + L_tri + L_softmax + L_AITL, each term weighted.
+
+Eq. 4 sums the terms with unit weights. The released code instead averages the three triplet terms
+(batch-hard, AITL on the identity-relevant stream, AITL on the identity-irrelevant stream) before
+adding cross-entropy and BCE; ``average_triplets`` reproduces that. AITL is computed once per
+attribute stream the model outputs, from that stream's prediction vector.
+
+Every term is computed on ``output.features`` (pre-BNNeck) as in BNNeck practice, and returned
+detached under a stable name for logging, together with the batch DVDP (Eq. 1, cosine, a
+diagnostic for Fig. 7 that is never added to the total).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+from ..data.schema import STREAM_GROUPS, AttributeSchema
+from ..models.outputs import ReIDOutput
+from .attribute import attribute_loss
+from .cross_entropy import cross_entropy_label_smooth
+from .distances import at_least_float32, check_distance
+from .intra_identity import aitl_loss, dvdp, itl_loss
+from .triplet import batch_hard_triplet_loss
+
+SELECTIONS = ("attribute", "feature")
+ATTRIBUTE_INPUTS = ("prob", "logits")
+LABEL_SMOOTH_EPSILON = 0.1  # the paper's and torchreid's smoothing when loss.softmax.label_smooth is on
+
+
+class UnifiedLoss(nn.Module):
+    """Eq. 4 with a weight per term; ``forward`` returns ``(total, detached terms by name)``."""
+
+    def __init__(
+        self,
+        schema: AttributeSchema,
+        label_smooth: float = LABEL_SMOOTH_EPSILON,
+        triplet_margin: float = 0.3,
+        triplet_distance: str = "cosine",
+        weight_t: float = 1.0,
+        weight_x: float = 1.0,
+        aitl_enabled: bool = True,
+        aitl_weight: float = 1.0,
+        aitl_margin: float = 0.0,
+        aitl_selection: str = "attribute",
+        aitl_distance: str = "cosine",
+        attribute_input: str = "prob",
+        include_anchor: bool = False,
+        average_triplets: bool = False,
+        attribute_enabled: bool = True,
+        attribute_weight: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if aitl_selection not in SELECTIONS:
+            raise ValueError(f"loss.aitl.selection must be one of {SELECTIONS}, got '{aitl_selection}'")
+        if attribute_input not in ATTRIBUTE_INPUTS:
+            raise ValueError(f"loss.aitl.attribute_input must be one of {ATTRIBUTE_INPUTS}, got '{attribute_input}'")
+        self.schema = schema
+        self.label_smooth = label_smooth
+        self.triplet_margin = triplet_margin
+        self.triplet_distance = check_distance(triplet_distance)
+        self.weight_t = weight_t
+        self.weight_x = weight_x
+        self.aitl_enabled = aitl_enabled
+        self.aitl_weight = aitl_weight
+        self.aitl_margin = aitl_margin
+        self.aitl_selection = aitl_selection
+        self.aitl_distance = check_distance(aitl_distance)
+        self.attribute_input = attribute_input
+        self.include_anchor = include_anchor
+        self.average_triplets = average_triplets
+        self.attribute_enabled = attribute_enabled
+        self.attribute_weight = attribute_weight
+
+    def forward(
+        self, output: ReIDOutput, pids: torch.Tensor, attrs: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        unknown = sorted(set(output.attr_logits) - set(STREAM_GROUPS))
+        if unknown:
+            raise ValueError(f"attr_logits has unknown stream(s) {unknown}, expected names from {STREAM_GROUPS}")
+        terms: Dict[str, torch.Tensor] = {
+            "loss_x": cross_entropy_label_smooth(output.logits, pids, self.label_smooth),
+            "loss_t": batch_hard_triplet_loss(output.features, pids, self.triplet_margin, self.triplet_distance),
+        }
+        intra = self._intra_identity_terms(output, pids)
+        terms.update(intra)
+
+        triplets = [self.weight_t * terms["loss_t"]] + [self.aitl_weight * value for value in intra.values()]
+        triplet_part = torch.stack(triplets).sum()
+        if self.average_triplets:
+            triplet_part = triplet_part / len(triplets)
+        total = self.weight_x * terms["loss_x"] + triplet_part
+
+        if self.attribute_enabled:
+            terms["loss_attr"] = self._attribute_term(output, attrs)
+            total = total + self.attribute_weight * terms["loss_attr"]
+
+        terms["dvdp"] = dvdp(output.features, pids)
+        return total, {name: value.detach() for name, value in terms.items()}
+
+    def _intra_identity_terms(self, output: ReIDOutput, pids: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """AITL once per attribute stream ('loss_aitl_<stream>'), or ITL once ('loss_itl'), or nothing."""
+        if not self.aitl_enabled:
+            return {}
+        if self.aitl_selection == "feature":
+            return {"loss_itl": itl_loss(output.features, pids, self.aitl_margin, self.aitl_distance)}
+        if not output.attr_logits:
+            raise ValueError(
+                "loss.aitl.selection='attribute' needs attribute predictions, but the model returned no "
+                "attr_logits. Use a model with an attribute stream (model.asta.id_relevant_stream / "
+                "model.asta.id_irrelevant_stream), or set loss.aitl.selection='feature' (ITL) or "
+                "loss.aitl.enabled=False."
+            )
+        return {
+            f"loss_aitl_{stream}": aitl_loss(
+                output.features,
+                pids,
+                self._attribute_vector(output.attr_logits[stream]),
+                self.aitl_margin,
+                self.aitl_distance,
+                self.include_anchor,
+            )
+            for stream in STREAM_GROUPS
+            if stream in output.attr_logits
+        }
+
+    def _attribute_vector(self, logits: torch.Tensor) -> torch.Tensor:
+        """The prediction vector AITL compares: per-unit probabilities (paper) or raw logits (released)."""
+        return torch.sigmoid(at_least_float32(logits)) if self.attribute_input == "prob" else logits
+
+    def _attribute_term(self, output: ReIDOutput, attrs: Optional[torch.Tensor]) -> torch.Tensor:
+        if not output.attr_logits:
+            raise ValueError(
+                "loss.attribute.enabled=True, but the model returned no attr_logits; set "
+                "loss.attribute.enabled=False for a model without attribute streams."
+            )
+        if attrs is None:
+            raise ValueError("loss.attribute.enabled=True needs the batch's attribute labels (attrs), got None")
+        return attribute_loss(output.attr_logits, attrs, self.schema)
+
+
+def unified_loss_kwargs(cfg: Any) -> Dict[str, Any]:
+    """Keyword arguments of :class:`UnifiedLoss` from the config's ``loss`` section."""
+    loss = cfg.loss
+    return dict(
+        label_smooth=LABEL_SMOOTH_EPSILON if loss.softmax.label_smooth else 0.0,
+        triplet_margin=loss.triplet.margin,
+        triplet_distance=loss.triplet.distance,
+        weight_t=loss.triplet.weight_t,
+        weight_x=loss.triplet.weight_x,
+        aitl_enabled=loss.aitl.enabled,
+        aitl_weight=loss.aitl.weight,
+        aitl_margin=loss.aitl.margin,
+        aitl_selection=loss.aitl.selection,
+        aitl_distance=loss.aitl.distance,
+        attribute_input=loss.aitl.attribute_input,
+        include_anchor=loss.aitl.include_anchor,
+        average_triplets=loss.aitl.average_triplets,
+        attribute_enabled=loss.attribute.enabled,
+        attribute_weight=loss.attribute.weight,
+    )
+
+
+def build_unified_loss(cfg: Any, schema: AttributeSchema) -> UnifiedLoss:
+    """The unified loss configured by ``cfg.loss`` for attributes described by ``schema``."""
+    return UnifiedLoss(schema, **unified_loss_kwargs(cfg))

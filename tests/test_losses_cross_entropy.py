@@ -1,0 +1,41 @@
+"""Label-smoothed identity cross-entropy against a hand value and torchreid's CrossEntropyLoss."""
+import math
+
+import pytest
+import torch
+
+from aitl_reid import _torchreid
+from aitl_reid.losses import CrossEntropyLabelSmooth, cross_entropy_label_smooth
+
+
+def test_label_smoothing_hand_case():
+    # softmax([0, ln 3]) = [.25, .75]; target 1 smoothed with eps .1 over 2 classes = [.05, .95]
+    logits = torch.tensor([[0.0, math.log(3.0)]])
+    expected = -(0.05 * math.log(0.25) + 0.95 * math.log(0.75))
+    assert cross_entropy_label_smooth(logits, torch.tensor([1])).item() == pytest.approx(expected, abs=1e-6)
+
+
+def test_uniform_logits_give_log_num_classes_for_any_epsilon():
+    logits = torch.zeros(3, 4)
+    for eps in (0.0, 0.1, 0.5):
+        assert cross_entropy_label_smooth(logits, torch.tensor([0, 1, 3]), eps).item() == pytest.approx(math.log(4), abs=1e-6)
+
+
+def test_matches_torchreid_crossentropyloss():
+    gen = torch.Generator().manual_seed(0)
+    logits = torch.randn(6, 10, generator=gen)
+    pids = torch.tensor([0, 3, 3, 9, 2, 7])
+    ref = _torchreid.losses.CrossEntropyLoss(num_classes=10, eps=0.1, use_gpu=False, label_smooth=True)(logits, pids)
+    assert cross_entropy_label_smooth(logits, pids, 0.1).item() == pytest.approx(ref.item(), abs=1e-6)
+    assert CrossEntropyLabelSmooth(0.1)(logits, pids).item() == pytest.approx(ref.item(), abs=1e-6)
+
+
+def test_out_of_range_label_raises_clear_error():
+    with pytest.raises(ValueError, match=r"identity labels must lie in \[0, 3\]"):
+        cross_entropy_label_smooth(torch.zeros(2, 4), torch.tensor([1, 4]))
+
+
+def test_bfloat16_logits_are_computed_in_float32():
+    logits = torch.tensor([[0.0, math.log(3.0)]]).bfloat16()
+    value = cross_entropy_label_smooth(logits, torch.tensor([1]))
+    assert value.dtype == torch.float32

@@ -1,0 +1,70 @@
+"""Batch-hard triplet loss: hand case, naive loop, and torchreid's Euclidean TripletLoss."""
+import pytest
+import torch
+
+from aitl_reid import _torchreid
+from aitl_reid.losses import BatchHardTripletLoss, batch_hard_triplet_loss
+
+
+def test_batch_hard_cosine_hand_case():
+    # id 0: e0, (.6,.8); id 1: e1, (-1,0). Cosine distances: d(0,1)=.4 d(0,2)=1 d(0,3)=2
+    # d(1,2)=.2 d(1,3)=1.6 d(2,3)=1
+    # anchor 0: pos .4, neg min(1, 2)=1   -> relu(.4-1+.3)=0
+    # anchor 1: pos .4, neg min(.2,1.6)=.2 -> .4-.2+.3=.5
+    # anchor 2: pos 1,  neg min(1,.2)=.2   -> 1-.2+.3=1.1
+    # anchor 3: pos 1,  neg min(2,1.6)=1.6 -> 0
+    feats = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]])
+    pids = torch.tensor([0, 0, 1, 1])
+    assert batch_hard_triplet_loss(feats, pids).item() == pytest.approx(1.6 / 4, abs=1e-6)
+
+
+def test_batch_hard_cosine_matches_naive_loop_with_gradient():
+    gen = torch.Generator().manual_seed(0)
+    pids = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    feats = torch.randn(9, 5, generator=gen, dtype=torch.float64)
+    unit = lambda x: x / x.norm(dim=1, keepdim=True)  # noqa: E731
+
+    fast_in = feats.clone().requires_grad_()
+    fast = batch_hard_triplet_loss(fast_in, pids, margin=0.3)
+    fast.backward()
+    slow_in = feats.clone().requires_grad_()
+    d = 1 - unit(slow_in) @ unit(slow_in).t()
+    terms = []
+    for a in range(9):
+        pos = max(d[a, j] if j != a else d.new_zeros(()) for j in range(9) if pids[j] == pids[a])
+        neg = min(d[a, j] for j in range(9) if pids[j] != pids[a])
+        terms.append(torch.relu(pos - neg + 0.3))
+    slow = torch.stack(terms).mean()
+    slow.backward()
+
+    assert fast.item() > 0
+    assert fast.item() == pytest.approx(slow.item(), abs=1e-12)
+    assert torch.allclose(fast_in.grad, slow_in.grad, atol=1e-12)
+
+
+def test_batch_hard_euclidean_matches_torchreid_tripletloss():
+    gen = torch.Generator().manual_seed(1)
+    pids = torch.tensor([5, 5, 5, 5, 8, 8, 8, 8, 2, 2, 2, 2])
+    feats = torch.randn(12, 16, generator=gen)
+    ours_in, ref_in = feats.clone().requires_grad_(), feats.clone().requires_grad_()
+    ours = batch_hard_triplet_loss(ours_in, pids, margin=0.3, distance="euclidean")
+    ref = _torchreid.losses.TripletLoss(margin=0.3)(ref_in, pids)
+    ours.backward()
+    ref.backward()
+    assert ours.item() > 0
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-5)
+    assert torch.allclose(ours_in.grad, ref_in.grad, atol=1e-5)
+
+
+def test_single_identity_batch_gives_zero_not_nan():
+    feats = torch.randn(4, 3, requires_grad=True)
+    loss = batch_hard_triplet_loss(feats, torch.tensor([1, 1, 1, 1]))
+    loss.backward()
+    assert loss.item() == 0.0
+    assert torch.equal(feats.grad, torch.zeros(4, 3))
+
+
+def test_module_matches_function():
+    feats = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]])
+    pids = torch.tensor([0, 0, 1, 1])
+    assert BatchHardTripletLoss(0.5, "euclidean")(feats, pids) == batch_hard_triplet_loss(feats, pids, 0.5, "euclidean")

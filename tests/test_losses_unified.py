@@ -1,0 +1,127 @@
+"""Unified loss (Eq. 4): term names, weights, the released-code switches and config wiring."""
+import pytest
+import torch
+
+from aitl_reid.config import get_default_config
+from aitl_reid.data.schema import AttributeSchema
+from aitl_reid.losses import (
+    UnifiedLoss, aitl_loss, attribute_loss, batch_hard_triplet_loss, build_unified_loss,
+    cross_entropy_label_smooth, dvdp, itl_loss,
+)
+from aitl_reid.models.outputs import ReIDOutput
+
+TINY = AttributeSchema("tiny", ("color", "bag", "pose"), (3, 2, 2), ("id_relevant", "id_relevant", "id_irrelevant"), ("p", "c", "t"))
+PIDS = torch.tensor([0, 0, 0, 1, 1, 1, 2, 2, 2])
+ATTRS = torch.tensor([[i % 3, i % 2, (i // 2) % 2] for i in range(9)])
+
+
+def _output(streams=("id_relevant", "id_irrelevant"), seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    features = torch.randn(9, 8, generator=gen, requires_grad=True)
+    attr_logits = {s: torch.randn(9, TINY.total_classes(s), generator=gen, requires_grad=True) for s in streams}
+    return ReIDOutput(logits=torch.randn(9, 3, generator=gen, requires_grad=True), features=features,
+                      embedding=features.detach(), attr_logits=attr_logits)
+
+
+def test_default_terms_have_stable_names_and_sum_to_the_total():
+    out = _output()
+    total, terms = UnifiedLoss(TINY)(out, PIDS, ATTRS)
+    assert list(terms) == ["loss_x", "loss_t", "loss_aitl_id_relevant", "loss_aitl_id_irrelevant", "loss_attr", "dvdp"]
+    assert all(not t.requires_grad for t in terms.values())
+    expected = sum(v for k, v in terms.items() if k != "dvdp")
+    assert total.item() == pytest.approx(expected.item(), abs=1e-6)
+    assert terms["dvdp"].item() > 0  # logged but not in the total
+
+
+def test_terms_equal_the_standalone_losses():
+    out = _output()
+    _, terms = UnifiedLoss(TINY)(out, PIDS, ATTRS)
+    assert terms["loss_x"] == cross_entropy_label_smooth(out.logits, PIDS, 0.1)
+    assert terms["loss_t"] == batch_hard_triplet_loss(out.features, PIDS, 0.3)
+    rel = aitl_loss(out.features, PIDS, torch.sigmoid(out.attr_logits["id_relevant"]))
+    assert terms["loss_aitl_id_relevant"] == rel
+    assert terms["loss_attr"] == attribute_loss(out.attr_logits, ATTRS, TINY)
+    assert terms["dvdp"] == dvdp(out.features, PIDS)
+
+
+def test_attribute_input_logits_uses_raw_logits_for_selection():
+    out = _output()
+    _, terms = UnifiedLoss(TINY, attribute_input="logits", aitl_distance="euclidean", include_anchor=True)(out, PIDS, ATTRS)
+    expected = aitl_loss(out.features, PIDS, out.attr_logits["id_irrelevant"], 0.0, "euclidean", True)
+    assert terms["loss_aitl_id_irrelevant"] == expected
+
+
+@pytest.mark.parametrize("weight_key, term", [("weight_x", "loss_x"), ("weight_t", "loss_t"), ("attribute_weight", "loss_attr")])
+def test_zero_weight_removes_exactly_that_term(weight_key, term):
+    full, terms = UnifiedLoss(TINY)(_output(), PIDS, ATTRS)
+    without, _ = UnifiedLoss(TINY, **{weight_key: 0.0})(_output(), PIDS, ATTRS)
+    assert without.item() == pytest.approx(full.item() - terms[term].item(), abs=1e-6)
+
+
+def test_aitl_weight_scales_each_aitl_term():
+    full, terms = UnifiedLoss(TINY)(_output(), PIDS, ATTRS)
+    doubled, _ = UnifiedLoss(TINY, aitl_weight=2.0)(_output(), PIDS, ATTRS)
+    aitl = terms["loss_aitl_id_relevant"] + terms["loss_aitl_id_irrelevant"]
+    assert aitl.item() > 0
+    assert doubled.item() == pytest.approx(full.item() + aitl.item(), abs=1e-6)
+
+
+def test_average_triplets_averages_batch_hard_and_aitl_terms():
+    total, terms = UnifiedLoss(TINY, average_triplets=True)(_output(), PIDS, ATTRS)
+    triplets = (terms["loss_t"] + terms["loss_aitl_id_relevant"] + terms["loss_aitl_id_irrelevant"]) / 3
+    assert total.item() == pytest.approx((terms["loss_x"] + triplets + terms["loss_attr"]).item(), abs=1e-6)
+
+
+def test_feature_selection_gives_one_itl_term():
+    out = _output()
+    _, terms = UnifiedLoss(TINY, aitl_selection="feature")(out, PIDS, ATTRS)
+    assert "loss_itl" in terms and not any(k.startswith("loss_aitl") for k in terms)
+    assert terms["loss_itl"] == itl_loss(out.features, PIDS)
+
+
+def test_disabled_terms_are_absent():
+    _, terms = UnifiedLoss(TINY, aitl_enabled=False, attribute_enabled=False)(_output(streams=()), PIDS)
+    assert list(terms) == ["loss_x", "loss_t", "dvdp"]
+
+
+def test_aitl_by_attribute_without_attribute_logits_names_the_config_keys():
+    with pytest.raises(ValueError, match=r"loss\.aitl\.selection='attribute'.*model\.asta\.id_relevant_stream"):
+        UnifiedLoss(TINY, attribute_enabled=False)(_output(streams=()), PIDS)
+    with pytest.raises(ValueError, match=r"loss\.attribute\.enabled=False"):
+        UnifiedLoss(TINY, aitl_selection="feature")(_output(streams=()), PIDS, ATTRS)
+
+
+def test_single_stream_model_gets_one_aitl_term():
+    _, terms = UnifiedLoss(TINY)(_output(streams=("id_relevant",)), PIDS, ATTRS)
+    assert [k for k in terms if k.startswith("loss_aitl")] == ["loss_aitl_id_relevant"]
+
+
+def test_total_backpropagates_into_features_logits_and_attribute_logits():
+    out = _output()
+    total, _ = UnifiedLoss(TINY)(out, PIDS, ATTRS)
+    total.backward()
+    assert out.features.grad.abs().sum() > 0
+    assert out.logits.grad.abs().sum() > 0
+    assert out.attr_logits["id_relevant"].grad.abs().sum() > 0
+
+
+def test_build_from_config_reads_every_loss_key():
+    cfg = get_default_config()
+    cfg.loss.softmax.label_smooth = False
+    cfg.loss.triplet.margin = 0.5
+    cfg.loss.aitl.selection = "feature"
+    cfg.loss.aitl.average_triplets = True
+    cfg.loss.attribute.weight = 0.25
+    loss = build_unified_loss(cfg, TINY)
+    read = (loss.label_smooth, loss.triplet_margin, loss.aitl_selection, loss.average_triplets, loss.attribute_weight)
+    assert read == (0.0, 0.5, "feature", True, 0.25)
+    assert build_unified_loss(get_default_config(), TINY).label_smooth == 0.1
+
+
+def test_bad_switch_values_raise():
+    with pytest.raises(ValueError, match="loss.aitl.selection"):
+        UnifiedLoss(TINY, aitl_selection="attributes")
+    with pytest.raises(ValueError, match="loss.aitl.attribute_input"):
+        UnifiedLoss(TINY, attribute_input="probs")
+    with pytest.raises(ValueError, match="unknown distance"):
+        UnifiedLoss(TINY, triplet_distance="l2")
