@@ -73,5 +73,5 @@ def test_weights_of_another_architecture_are_rejected(tmp_path):
 def test_unreadable_weights_file_is_reported(tmp_path):
     path = tmp_path / "broken.pth"
     path.write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="cannot read weights file .*broken.pth"):
+    with pytest.raises(ValueError, match="cannot read .*broken.pth"):
         build_backbone("resnet18", 64, 32, pretrained=True, pretrained_path=str(path))

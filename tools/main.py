@@ -17,9 +17,8 @@ import aitl_reid
 from aitl_reid import _torchreid
 from aitl_reid.config import ConfigError, get_default_config, merge_from_file, merge_from_list
 from aitl_reid.data import DatasetNotFoundError, build_datamanager
-from aitl_reid.engine import CheckpointError, build_engine, build_optimizer, build_scheduler, engine_run_kwargs
-from aitl_reid.engine.checkpoint import load_weights, resume
-from aitl_reid.models import build_model_from_config
+from aitl_reid.engine import CheckpointError, build_engine, build_optimizer, build_scheduler, engine_run_kwargs, resume
+from aitl_reid.models import build_model_from_config, load_weights
 
 USAGE_EXIT = 2
 
@@ -75,10 +74,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     run_kwargs = engine_run_kwargs(cfg)
     try:
         if cfg.model.load_weights:
-            load_weights(model, cfg.model.load_weights)
+            print(load_weights(model, cfg.model.load_weights))
         if cfg.model.resume:
             run_kwargs["start_epoch"] = resume(cfg.model.resume, model, optimizer, scheduler)
-    except CheckpointError as err:
+    except (CheckpointError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
 

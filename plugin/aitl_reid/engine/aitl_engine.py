@@ -231,7 +231,7 @@ class AITLEngine(_torchreid.engine.Engine):
         if self.pooling_method == "avg":
             pooled.index_add_(0, owner, values)
         else:
-            pooled.index_reduce_(0, owner, values, reduce="amax")
+            pooled.scatter_reduce_(0, owner.unsqueeze(1).expand_as(values), values, reduce="amax")
 
     @torch.no_grad()
     def _evaluate(

@@ -1,8 +1,9 @@
-"""Checkpoints that survive a kill mid-write and load safely under ``torch.load(weights_only=True)``.
+"""Checkpoints that survive a kill mid-write and load under ``torch.load(weights_only=True)``.
 
 torchreid writes checkpoints with a plain ``torch.save`` under the final name and stores numpy
-scalars, which torch >= 2.6 refuses to load by default; here the file is written to a temporary
-name and renamed, and only tensors and plain Python numbers are stored.
+scalars; here the file is written to a temporary name and renamed, and only tensors and plain
+Python numbers are stored. Weights-only loading (``model.load_weights``) is
+``aitl_reid.models.load_weights``.
 """
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import os
 import tempfile
 from typing import Any, Dict, Optional
 
-import numpy as np
 import torch
+
+from ..serialization import safe_torch_load
 
 
 class CheckpointError(RuntimeError):
@@ -42,66 +44,26 @@ def save_checkpoint(state: Dict[str, Any], save_dir: str, epoch: int) -> str:
     return path
 
 
-def _numpy_scalar_globals() -> list:
-    """The numpy types a torchreid checkpoint's ``rank1`` scalar needs to unpickle."""
-    try:
-        from numpy._core.multiarray import scalar
-    except ImportError:  # numpy < 2
-        from numpy.core.multiarray import scalar
-    return [scalar, np.dtype] + [type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32)]
-
-
 def load_checkpoint(path: str) -> Dict[str, Any]:
-    """Load a checkpoint with ``weights_only=True``; numpy scalars of old torchreid files are allowed."""
+    """A training checkpoint (``state_dict``, ``epoch``, ``optimizer``, ``scheduler``) read safely."""
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        with torch.serialization.safe_globals(_numpy_scalar_globals()):
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # corrupt, truncated or not a torch file
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
-    if isinstance(checkpoint, dict) and "state_dict" not in checkpoint and all(
-        isinstance(v, torch.Tensor) for v in checkpoint.values()
-    ):
-        checkpoint = {"state_dict": checkpoint}
+        checkpoint = safe_torch_load(path)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from err
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise CheckpointError(f"{path} holds no 'state_dict'; expected a checkpoint written by aitl-reid or torchreid")
     return checkpoint
 
 
-def _strip_module_prefix(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    return {k[7:] if k.startswith("module.") else k: v for k, v in state_dict.items()}
-
-
-def load_weights(model: torch.nn.Module, path: str) -> Dict[str, list]:
-    """Copy matching weights from a checkpoint into ``model``; report what did not match.
-
-    Shape mismatches (e.g. an identity classifier trained on another dataset) are skipped and
-    reported, so weights can move between datasets.
-    """
-    state = _strip_module_prefix(load_checkpoint(path)["state_dict"])
-    own = model.state_dict()
-    matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-    skipped = sorted(k for k in state if k in own and own[k].shape != state[k].shape)
-    unexpected = sorted(k for k in state if k not in own)
-    missing = sorted(k for k in own if k not in matched)
-    if not matched:
-        raise CheckpointError(f"{path}: no weight matches the model ({len(state)} keys in the file)")
-    own.update(matched)
-    model.load_state_dict(own)
-    print(f"Loaded {len(matched)}/{len(own)} tensors from {path}")
-    for label, keys in (("shape mismatch, skipped", skipped), ("not in model", unexpected), ("not in file", missing)):
-        if keys:
-            print(f"  {label} ({len(keys)}): {', '.join(keys[:8])}{' ...' if len(keys) > 8 else ''}")
-    return {"missing": missing, "unexpected": unexpected, "skipped": skipped}
-
-
 def resume(path: str, model: torch.nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
            scheduler: Optional[Any] = None) -> int:
-    """Restore model, optimizer and scheduler; return the epoch to start from."""
+    """Restore model, optimizer and scheduler from ``path``; return the epoch to start from."""
     checkpoint = load_checkpoint(path)
+    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in checkpoint["state_dict"].items()}
     try:
-        model.load_state_dict(_strip_module_prefix(checkpoint["state_dict"]))
+        model.load_state_dict(state)
     except RuntimeError as err:
         raise CheckpointError(f"{path} does not fit the model: {err}") from err
     if optimizer is not None and checkpoint.get("optimizer"):

@@ -11,23 +11,13 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Tuple
 
-import numpy as np
 import torch
 from torch import nn
 
-try:  # numpy >= 2
-    from numpy._core.multiarray import scalar as _numpy_scalar
-except ImportError:  # numpy 1.x
-    from numpy.core.multiarray import scalar as _numpy_scalar
+from ..serialization import safe_torch_load
 
 PRETRAINED_DIR_ENV = "AITL_REID_PRETRAINED_DIR"
 """Environment variable naming a folder that holds ``<backbone>.pth`` files (e.g. ``resnet50.pth``)."""
-
-# torchreid checkpoints store metrics such as ``rank1`` as numpy scalars; allowing exactly these
-# types keeps ``weights_only=True`` (no arbitrary code from a pickle) while still reading them.
-_NUMPY_SAFE_GLOBALS = [_numpy_scalar, np.dtype] + [
-    type(np.dtype(t)) for t in (np.float64, np.float32, np.float16, np.int64, np.int32, np.bool_)
-]
 
 
 class PretrainedWeightsNotFound(FileNotFoundError):
@@ -80,11 +70,7 @@ def resolve_pretrained_path(backbone: str, pretrained_path: str = "") -> str:
 
 def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     """Tensors of a weights file, unwrapping torchreid's ``{'state_dict': ...}`` and ``module.`` prefixes."""
-    try:
-        with torch.serialization.safe_globals(_NUMPY_SAFE_GLOBALS):
-            obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"cannot read weights file {path}: {err}") from err
+    obj: Any = safe_torch_load(path)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping):

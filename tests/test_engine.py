@@ -1,0 +1,165 @@
+"""AITLEngine hooks without a dataset: NaN guard, atomic checkpoints, per-epoch CSV, clip pooling, lr schedule."""
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from aitl_reid.config import get_default_config
+from aitl_reid.data.schema import MARS_V2
+from aitl_reid.engine import (AITLEngine, CheckpointError, EpochLog, IterationCap, NonFiniteLossError,
+                              atomic_torch_save, build_scheduler, load_checkpoint, lr_factor_fn, resume)
+from aitl_reid.losses import UnifiedLoss
+from aitl_reid.models import ReIDOutput
+
+
+class MeanModel(nn.Module):
+    """Embedding = per-clip mean intensity of each channel, so pooled values are checkable by hand."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+        self.classifier = nn.Linear(3, 4, bias=False)
+
+    def forward(self, clips, full_output=False):
+        feature = clips.mean(dim=(1, 3, 4)) * self.scale
+        return ReIDOutput(logits=self.classifier(feature), features=feature, embedding=feature)
+
+
+def make_engine(tmp_path, criterion=None, loader=(), pooling="avg"):
+    datamanager = SimpleNamespace(train_loader=list(loader), test_loader={}, targets=["toy"], sources=["toy"])
+    model = MeanModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    criterion = criterion or UnifiedLoss(MARS_V2, aitl_enabled=False, attribute_enabled=False)
+    return AITLEngine(datamanager, model, optimizer, criterion, use_gpu=False, save_dir=str(tmp_path),
+                      pooling_method=pooling)
+
+
+def batch(n=4):
+    torch.manual_seed(0)
+    return {"img": torch.randn(n, 2, 3, 4, 2), "pid": torch.tensor([0, 0, 1, 1][:n]), "attrs": torch.zeros(n, 21, dtype=torch.long)}
+
+
+class NaNLoss(nn.Module):
+    def forward(self, output, pids, attrs):
+        bad = output.features.sum() * float("nan")
+        return bad, {"loss_x": bad.detach()}
+
+
+def test_nan_loss_stops_training_naming_term_and_iteration_and_leaves_weights_and_checkpoint(tmp_path):
+    engine = make_engine(tmp_path, criterion=NaNLoss())
+    engine.save_model(0, 0.5, str(tmp_path))
+    checkpoint = tmp_path / "model" / "model.pth.tar-1"
+    before = checkpoint.read_bytes()
+    weights = engine.model.scale.detach().clone()
+    engine.batch_idx = 6
+    with pytest.raises(NonFiniteLossError, match=r"'loss_x' is nan at epoch 1, iteration 7"):
+        engine.forward_backward(batch())
+    assert torch.equal(engine.model.scale.detach(), weights)
+    assert checkpoint.read_bytes() == before
+
+
+def test_forward_backward_returns_each_term_and_updates_weights(tmp_path):
+    engine = make_engine(tmp_path)
+    before = engine.model.classifier.weight.detach().clone()
+    summary = engine.forward_backward(batch())
+    assert {"loss_x", "loss_t", "dvdp", "loss", "acc"} <= set(summary)
+    assert all(isinstance(v, float) for v in summary.values())
+    assert not torch.equal(engine.model.classifier.weight, before)
+
+
+def test_train_epoch_writes_mean_terms_to_metrics_csv(tmp_path):
+    engine = make_engine(tmp_path, loader=[batch(), batch()])
+    engine.epoch, engine.max_epoch = 0, 1
+    engine.train(print_freq=100)
+    row = EpochLog(str(tmp_path / "metrics.csv")).get(1)
+    assert {"loss", "loss_x", "dvdp", "lr"} <= set(row)
+
+
+def test_checkpoint_stores_plain_numbers_and_resumes(tmp_path):
+    engine = make_engine(tmp_path)
+    engine.save_model(4, np.float64(0.75), str(tmp_path))
+    state = load_checkpoint(str(tmp_path / "model" / "model.pth.tar-5"))
+    assert type(state["rank1"]) is float and state["epoch"] == 5
+    other = make_engine(tmp_path)
+    assert resume(str(tmp_path / "model" / "model.pth.tar-5"), other.model, other.optimizer) == 5
+
+
+def test_interrupted_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pth"
+    atomic_torch_save({"state_dict": {"w": torch.ones(2)}}, str(path))
+
+    def crash(obj, handle):
+        handle.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_torch_save({"state_dict": {"w": torch.zeros(2)}}, str(path))
+    monkeypatch.undo()
+    assert torch.equal(load_checkpoint(str(path))["state_dict"]["w"], torch.ones(2))
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pth"]
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.pth"
+    path.write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="bad.pth"):
+        load_checkpoint(str(path))
+
+
+class ClipSplit(torch.utils.data.Dataset):
+    """Three tracklets with 3, 1 and 2 clips; clip value = tracklet * 10 + clip index."""
+
+    owners = [0, 0, 0, 1, 2, 2]
+    clip_ids = [0, 1, 2, 0, 0, 1]
+    num_tracklets = 3
+    pids = np.array([5, 6, 7])
+    camids = np.array([0, 1, 0])
+    attrs = torch.full((3, 21), -1)
+
+    def __len__(self):
+        return len(self.owners)
+
+    def __getitem__(self, i):
+        value = self.owners[i] * 10 + self.clip_ids[i]
+        return {"img": torch.full((2, 3, 4, 2), float(value)), "tracklet": self.owners[i]}
+
+
+@pytest.mark.parametrize("pooling, expected", [("avg", [1.0, 10.0, 20.5]), ("max", [2.0, 10.0, 21.0])])
+def test_clip_features_pool_per_tracklet_across_batches(tmp_path, pooling, expected):
+    engine = make_engine(tmp_path, pooling=pooling)
+    engine.model.eval()
+    loader = torch.utils.data.DataLoader(ClipSplit(), batch_size=4)  # tracklet 2 spans two batches
+    with torch.no_grad():
+        pooled = engine.extract_tracklet_features(loader)
+    assert torch.allclose(pooled.features[:, 0], torch.tensor(expected))
+    assert list(pooled.pids) == [5, 6, 7]
+
+
+def test_iteration_cap_limits_batches_and_length():
+    capped = IterationCap(list(range(10)), 3)
+    assert len(capped) == 3 and list(capped) == [0, 1, 2]
+
+
+def test_lr_schedule_warms_up_linearly_then_decays_at_absolute_epochs():
+    cfg = get_default_config()
+    cfg.train.warmup_epochs, cfg.train.warmup_factor = 4, 0.1
+    cfg.train.lr_scheduler, cfg.train.stepsize, cfg.train.gamma = "multi_step", [6, 8], 0.5
+    factor = lr_factor_fn(cfg)
+    assert [round(factor(e), 4) for e in range(10)] == [0.1, 0.325, 0.55, 0.775, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = build_scheduler(cfg, optimizer)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    optimizer.step()
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.325)
+
+
+def test_unknown_scheduler_is_rejected():
+    cfg = get_default_config()
+    cfg.train.lr_scheduler = "poly"
+    with pytest.raises(ValueError, match="train.lr_scheduler 'poly'"):
+        lr_factor_fn(cfg)
