@@ -1,0 +1,113 @@
+"""Reading and validating tracklet attribute CSVs (one row per annotated tracklet).
+
+Every cell is checked when the file is read, so a malformed annotation fails at start-up with the
+file, line and column to fix, instead of surfacing as a wrong class index during training.
+A tracklet without a row gets -1 for every attribute: it is masked out, never trained as class 0.
+"""
+from __future__ import annotations
+
+import csv
+import os.path as osp
+from dataclasses import dataclass
+from typing import Dict, List, Tuple, Union
+
+from .schema import AttributeSchema, detect_schema, get_schema
+
+TrackletKey = Tuple[int, int, int]  # (person id, camera number as in the CSV, tracklet number)
+SchemaSpec = Union[str, AttributeSchema]
+MISSING = -1
+
+
+@dataclass(frozen=True)
+class AttributeTable:
+    """The rows of one attribute CSV, keyed by tracklet, with the schema that describes them."""
+
+    path: str
+    schema: AttributeSchema
+    rows: Dict[TrackletKey, Tuple[int, ...]]
+
+    @property
+    def missing(self) -> Tuple[int, ...]:
+        """The attribute tuple of a tracklet without annotation: -1 for every attribute."""
+        return (MISSING,) * len(self.schema.names)
+
+    def lookup(self, key: TrackletKey) -> Tuple[int, ...]:
+        """Class index per attribute for a tracklet, -1 everywhere when the CSV has no row for it."""
+        return self.rows.get(key, self.missing)
+
+
+def attribute_csv_path(given: str, dataset_dir: str, default_name: str) -> str:
+    """The configured CSV path (``~`` expanded, made absolute), or the dataset's default file."""
+    return osp.abspath(osp.expanduser(given)) if given else osp.join(dataset_dir, default_name)
+
+
+def resolve_schema(spec: SchemaSpec, header: List[str], path: str) -> AttributeSchema:
+    """The schema for a CSV: detected from its header ('auto'), or a given one the header must match."""
+    if isinstance(spec, str):
+        if spec == "auto":
+            return detect_schema(header, source=path)
+        if spec == "custom":
+            raise ValueError(
+                f"{path}: schema 'custom' must be passed as an AttributeSchema built from the config "
+                "(attributes.custom_*), not as a name"
+            )
+        spec = get_schema(spec)
+    cleaned = [h.strip() for h in header]
+    if cleaned != spec.header:
+        raise ValueError(
+            f"{path}, line 1: header {','.join(cleaned)!r} does not match schema '{spec.name}', which expects "
+            f"{','.join(spec.header)!r}. Set attributes.schema to 'auto' to detect the release from the header."
+        )
+    return spec
+
+
+def _parse_int(path: str, lineno: int, col: int, name: str, cell: str) -> int:
+    try:
+        return int(cell)
+    except ValueError:
+        raise ValueError(
+            f"{path}, line {lineno}, column {col} ('{name}'): {cell!r} is not an integer"
+        ) from None
+
+
+def _parse_row(path: str, lineno: int, row: List[str], schema: AttributeSchema) -> Tuple[TrackletKey, Tuple[int, ...]]:
+    header = schema.header
+    if len(row) != len(header):
+        raise ValueError(
+            f"{path}, line {lineno}: {len(row)} columns, expected {len(header)} ({','.join(header)})"
+        )
+    values = [_parse_int(path, lineno, col, name, cell.strip()) for col, (name, cell) in enumerate(zip(header, row), 1)]
+    for offset, (name, k) in enumerate(zip(schema.names, schema.num_classes)):
+        value = values[3 + offset]
+        if not MISSING <= value < k:
+            raise ValueError(
+                f"{path}, line {lineno}, column {4 + offset} ('{name}'): class index {value} out of range; "
+                f"'{name}' has {k} classes (0..{k - 1}, or -1 for not annotated)"
+            )
+    key = (values[0], values[1], values[2])
+    return key, tuple(values[3:])
+
+
+def read_attribute_csv(path: str, schema: SchemaSpec = "auto") -> AttributeTable:
+    """Read and validate an attribute CSV; errors name the file, line and column to fix."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"{path}: the file is empty; expected a header line and one row per tracklet")
+        resolved = resolve_schema(schema, header, path)
+        rows: Dict[TrackletKey, Tuple[int, ...]] = {}
+        first_line: Dict[TrackletKey, int] = {}
+        for row in reader:
+            lineno = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            key, attrs = _parse_row(path, lineno, row, resolved)
+            if key in rows:
+                raise ValueError(
+                    f"{path}, line {lineno}: tracklet {key} (person, camera, tracklet) already has a row at "
+                    f"line {first_line[key]}; keep one row per tracklet"
+                )
+            rows[key] = attrs
+            first_line[key] = lineno
+    return AttributeTable(path=path, schema=resolved, rows=rows)

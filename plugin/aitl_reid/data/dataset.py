@@ -1,0 +1,169 @@
+"""A torchreid video dataset whose tracklets carry attribute labels.
+
+Tracklets are 5-tuples ``(img_paths, pid, camid, dsetid, attrs)``: torchreid's four fields plus one
+class index per schema attribute (-1 = not annotated). torchreid's ``__add__`` and ``combine_all``
+unpack exactly four fields, so both are overridden here to carry the attributes along.
+"""
+from __future__ import annotations
+
+from typing import Callable, List, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from .. import _torchreid
+from .attributes_csv import MISSING, AttributeTable, TrackletKey
+from .image_io import read_frames
+from .sampling import clip_sampler, dense_clip_indices
+from .schema import AttributeSchema
+from .transforms import as_clip_transform
+
+Tracklet = Tuple[Tuple[str, ...], int, int, int, Tuple[int, ...]]
+RawTracklet = Tuple[Tuple[str, ...], int, int, TrackletKey]  # (img_paths, pid, camid, attribute CSV key)
+
+
+def _torch_seeded_rng() -> np.random.Generator:
+    """A numpy generator seeded from torch, so ``torch.manual_seed`` and worker seeding govern sampling."""
+    return np.random.default_rng(int(torch.randint(0, 2**62, ())))
+
+
+def relabel_pids(train: Sequence[RawTracklet]) -> List[RawTracklet]:
+    """Train ids become 0..N-1 in increasing order of the original id (the CSV key keeps the original)."""
+    label = {pid: i for i, pid in enumerate(sorted({pid for _, pid, _, _ in train}))}
+    return [(paths, label[pid], camid, key) for paths, pid, camid, key in train]
+
+
+def count_annotated(data: Sequence[Tracklet]) -> int:
+    """How many tracklets have at least one attribute annotated."""
+    return sum(1 for items in data if any(v != MISSING for v in items[4]))
+
+
+def annotate_splits(
+    table: AttributeTable, dataset: str, *splits: Sequence[RawTracklet]
+) -> List[List[Tracklet]]:
+    """Attach each tracklet's CSV attributes (dsetid 0); error if a non-empty CSV matches no tracklet,
+    which means the CSV belongs to another dataset or its key columns are wrong."""
+    annotated = [[(paths, pid, camid, 0, table.lookup(key)) for paths, pid, camid, key in split] for split in splits]
+    if table.rows and not any(key in table.rows for split in splits for *_, key in split):
+        example = next(iter(table.rows))
+        raise ValueError(
+            f"{table.path}: none of its {len(table.rows)} rows matches a tracklet of {dataset} "
+            f"(first row's key (person, camera, tracklet) = {example}); check that the CSV belongs to this "
+            "dataset (see datasets/README.md for the key columns)"
+        )
+    return annotated
+
+
+class VideoAttributeDataset(_torchreid.data.VideoDataset):
+    """Video re-ID dataset with per-tracklet attributes.
+
+    In ``train`` mode an item is one clip (``img`` ``[T, C, H, W]``) drawn by ``sample_method``; in
+    ``query``/``gallery`` mode it is every dense clip of the tracklet (``img`` ``[n_clips, T, C, H, W]``).
+    Every item also has ``attrs``, a LongTensor with one class index per attribute (-1 = missing).
+    """
+
+    def __init__(
+        self,
+        train: List[Tracklet],
+        query: List[Tracklet],
+        gallery: List[Tracklet],
+        schema: AttributeSchema,
+        seq_len: int = 4,
+        sample_method: str = "consecutive",
+        max_clips: int = 200,
+        query_in_gallery: bool = False,
+        **kwargs,
+    ) -> None:
+        for split, data in (("train", train), ("query", query), ("gallery", gallery)):
+            if not data:
+                raise ValueError(f"{type(self).__name__}: the {split} split has no tracklets")
+            widths = {len(items[4]) for items in data}
+            if widths != {len(schema.names)}:
+                raise ValueError(
+                    f"{type(self).__name__}: {split} tracklets carry {sorted(widths)} attribute values, "
+                    f"schema '{schema.name}' has {len(schema.names)}"
+                )
+        if max_clips < 1:
+            raise ValueError(f"max_clips (test.max_clips) must be at least 1, got {max_clips}")
+        self._schema = schema
+        self._sample: Callable = clip_sampler(sample_method)
+        self.max_clips = int(max_clips)
+        if query_in_gallery:
+            gallery = list(gallery) + list(query)
+        super().__init__(train, query, gallery, seq_len=seq_len, sample_method=sample_method, **kwargs)
+        self.transform = as_clip_transform(self.transform)
+
+    @property
+    def attribute_schema(self) -> AttributeSchema:
+        """The attribute release describing ``attrs`` (names, classes, stream groups)."""
+        return self._schema
+
+    def __getitem__(self, index: int) -> dict:
+        img_paths, pid, camid, dsetid, attrs = self.data[index]
+        if self.mode == "train":
+            indices = self._sample(len(img_paths), self.seq_len, _torch_seeded_rng())
+            img = self.transform(read_frames(img_paths, indices))
+        else:
+            img = self._dense_clips(img_paths)
+        attrs = torch.tensor(attrs, dtype=torch.long)
+        return {"img": img, "pid": pid, "camid": camid, "dsetid": dsetid, "attrs": attrs}
+
+    def _dense_clips(self, img_paths: Sequence[str]) -> torch.Tensor:
+        """All dense clips of a tracklet, each used frame decoded and transformed once."""
+        clips = dense_clip_indices(len(img_paths), self.seq_len, self.max_clips)
+        used, position = np.unique(clips, return_inverse=True)
+        frames = self.transform(read_frames(img_paths, used))
+        return frames[torch.from_numpy(position.reshape(clips.shape))]
+
+    def __add__(self, other: "VideoAttributeDataset") -> "VideoAttributeDataset":
+        """Train split of both datasets (ids, cameras and dataset ids of ``other`` offset), attributes kept."""
+        if not isinstance(other, VideoAttributeDataset):
+            raise TypeError(f"cannot add {type(other).__name__} to {type(self).__name__}: both need attributes")
+        if other.attribute_schema != self.attribute_schema:
+            raise ValueError(
+                f"cannot combine {type(self).__name__} (schema '{self.attribute_schema.name}') with "
+                f"{type(other).__name__} (schema '{other.attribute_schema.name}'): training sources must share "
+                "one attribute schema"
+            )
+        train = list(self.train)
+        pid_offset, cam_offset, dset_offset = self.num_train_pids, self.num_train_cams, self.num_datasets
+        for img_paths, pid, camid, dsetid, attrs in other.train:
+            train.append((img_paths, pid + pid_offset, camid + cam_offset, dsetid + dset_offset, attrs))
+        return VideoAttributeDataset(
+            train, self.query, self.gallery, schema=self.attribute_schema, transform=self.transform,
+            mode=self.mode, combineall=False, verbose=False, seq_len=self.seq_len,
+            sample_method=self.sample_method, max_clips=self.max_clips,
+        )
+
+    def __radd__(self, other: object) -> "VideoAttributeDataset":
+        """Lets ``sum([d1, d2])`` start from 0, as torchreid's data managers do."""
+        if isinstance(other, int) and other == 0:
+            return self
+        return self.__add__(other)  # type: ignore[arg-type]
+
+    def combine_all(self) -> None:
+        """Add query and gallery tracklets to training, ids relabelled after the train ids.
+
+        Junk ids (``_junk_pids``, e.g. MARS distractors) are left out; ids are taken from query and
+        gallery together (torchreid uses the gallery's only, which fails on MARS query-only ids), and a
+        query tracklet also present in the gallery (``query_in_gallery``) is added once.
+        """
+        query_paths = {items[0] for items in self.query}
+        test = list(self.query) + [items for items in self.gallery if items[0] not in query_paths]
+        pids = sorted({items[1] for items in test if items[1] not in self._junk_pids})
+        label = {pid: self.num_train_pids + i for i, pid in enumerate(pids)}
+        self.train = list(self.train) + [
+            (img_paths, label[pid], camid, dsetid, attrs)
+            for img_paths, pid, camid, dsetid, attrs in test
+            if pid in label
+        ]
+        self.num_train_pids = self.get_num_pids(self.train)
+
+    def show_summary(self) -> None:
+        super().show_summary()
+        counts = ", ".join(
+            f"{name} {count_annotated(data)}/{len(data)}"
+            for name, data in (("train", self.train), ("query", self.query), ("gallery", self.gallery))
+        )
+        schema = self.attribute_schema
+        print(f"  attributes: schema '{schema.name}' ({len(schema.names)} attributes); annotated {counts}")

@@ -1,0 +1,39 @@
+"""Up-front checks that a dataset's files are where its adapter looks for them.
+
+Checking every required path before parsing anything lets a user fix a broken install in one go:
+the error lists all missing paths (not just the first) with the expected layout.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+README_HINT = "See datasets/README.md for the expected layout and where to obtain the files."
+MAX_LISTED = 20
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """Files or folders a dataset needs are missing (raised while the dataset is constructed)."""
+
+
+def format_missing(paths: Sequence[str], limit: int = MAX_LISTED) -> str:
+    """An indented list of paths, truncated after ``limit`` with a count of the rest."""
+    lines = [f"  {p}" for p in paths[:limit]]
+    if len(paths) > limit:
+        lines.append(f"  ... and {len(paths) - limit} more")
+    return "\n".join(lines)
+
+
+def missing_error(dataset: str, missing: Sequence[str], layout: str, what: str = "paths") -> DatasetNotFoundError:
+    """The error for missing files: every missing path, the expected layout, and the README pointer."""
+    return DatasetNotFoundError(
+        f"{dataset}: {len(missing)} required {what} not found:\n{format_missing(missing)}\n"
+        f"Expected layout:\n{layout}\n{README_HINT}"
+    )
+
+
+def require_paths(dataset: str, paths: Sequence[str], layout: str) -> None:
+    """Raise :class:`DatasetNotFoundError` naming every path of ``paths`` that does not exist."""
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise missing_error(dataset, missing, layout)

@@ -1,0 +1,168 @@
+"""MARS with tracklet attributes, registered with torchreid as ``mars_attr``.
+
+Same layout and protocol as torchreid's ``Mars`` (names files, 1-based inclusive ``.mat`` rows,
+1-based ``query_IDX``, junk pid -1 dropped, distractors pid 0 kept in the gallery, train ids
+relabelled, cameras 0-based), plus attributes keyed by (person, camera, tracklet number) and checks
+that turn torchreid's bare asserts into errors naming the file and row. Start-up reads two text
+files and lists each identity folder once: no per-frame filesystem call.
+"""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import re
+from typing import Dict, List, NamedTuple, Optional, Set
+
+import numpy as np
+from scipy.io import loadmat
+
+from ..registry import register_video_dataset
+from .attributes_csv import SchemaSpec, attribute_csv_path, read_attribute_csv
+from .dataset import RawTracklet, VideoAttributeDataset, annotate_splits, relabel_pids
+from .layout import missing_error, require_paths
+
+MARS_LAYOUT = """  <root>/mars/
+    bbox_train/<pid>/<pid>C<cam>T<tracklet>F<frame>.jpg    e.g. bbox_train/0001/0001C1T0001F001.jpg
+    bbox_test/<pid>/...                                    distractors in 0000/, junk in 00-1/
+    info/train_name.txt  info/test_name.txt                one frame name per line
+    info/tracks_train_info.mat  info/tracks_test_info.mat  rows: start, end, pid, camera (1-based)
+    info/query_IDX.mat                                     1-based rows of the query tracklets
+    mars_attributes.csv                                    or the file given by attributes.csv"""
+
+# pid (4 digits, or 00-1 for junk), camera digit, 4-digit tracklet number, then the frame number
+_FRAME_NAME = re.compile(r"^(\d{4}|00-1)C([1-9])T(\d{4})F\d+")
+_PREFIX_LEN = 11  # characters naming person, camera and tracklet: 0001C1T0001
+JUNK_PID = -1
+JUNK_FOLDER = "00-1"
+
+
+class _SplitFiles(NamedTuple):
+    """Where one MARS split's frame names, tracklet rows and frames are."""
+
+    names_path: str
+    mat_path: str
+    variable: str
+    home: str
+
+
+def _read_names(path: str) -> List[str]:
+    with open(path) as f:
+        return f.read().split()
+
+
+def _read_mat(path: str, variable: str) -> np.ndarray:
+    content = loadmat(path)
+    if variable not in content:
+        found = sorted(k for k in content if not k.startswith("__"))
+        raise ValueError(f"{path}: no variable '{variable}' (found {found}); is this the right MARS file?")
+    return np.asarray(content[variable]).astype(np.int64)
+
+
+def _query_rows(path: str, num_test: int) -> np.ndarray:
+    """0-based test rows of the query tracklets (``query_IDX`` is 1-based)."""
+    rows = _read_mat(path, "query_IDX").ravel() - 1
+    bad = rows[(rows < 0) | (rows >= num_test)]
+    if len(bad):
+        raise ValueError(f"{path}: query_IDX holds {bad[0] + 1}, outside the {num_test} test tracklets (1-based)")
+    return rows
+
+
+class _FolderCheck:
+    """Checks frame names against identity folders, listing each folder once; collects what is missing."""
+
+    def __init__(self) -> None:
+        self.listings: Dict[str, Optional[Set[str]]] = {}
+        self.missing: List[str] = []
+
+    def check(self, folder: str, frame_names: List[str]) -> None:
+        if folder not in self.listings:
+            try:
+                self.listings[folder] = set(os.listdir(folder))
+            except FileNotFoundError:
+                self.listings[folder] = None
+                self.missing.append(folder)
+        listing = self.listings[folder]
+        if listing is not None and not listing.issuperset(frame_names):
+            self.missing.extend(osp.join(folder, n) for n in frame_names if n not in listing)
+
+
+def _tracklets(
+    split: _SplitFiles, names: List[str], rows: np.ndarray, which: np.ndarray, folders: _FolderCheck
+) -> List[RawTracklet]:
+    """Tracklets of the ``.mat`` rows ``which``: names checked against the row, junk dropped, frames
+    checked against their folder's listing."""
+    names_path, mat_path = split.names_path, split.mat_path
+    tracklets: List[RawTracklet] = []
+    for r in which.tolist():
+        start, end, pid, cam = rows[r].tolist()
+        where = f"{mat_path}, row {r + 1}"
+        if not 1 <= start <= end <= len(names):
+            raise ValueError(f"{where}: frames {start}..{end} fall outside lines 1..{len(names)} of {names_path}")
+        frame_names = names[start - 1:end]
+        lines = f"lines {start}-{end} of {names_path}"
+        match = _FRAME_NAME.match(frame_names[0])
+        if match is None:
+            raise ValueError(
+                f"{names_path}, line {start}: {frame_names[0]!r} is not a MARS frame name like 0001C1T0001F001.jpg"
+            )
+        prefixes = {n[:_PREFIX_LEN] for n in frame_names}
+        if len(prefixes) > 1:
+            raise ValueError(
+                f"{where} ({lines}): the tracklet mixes identities, cameras or tracklets {sorted(prefixes)[:4]}; "
+                "each row must cover the frames of one tracklet"
+            )
+        name_pid = JUNK_PID if match[1] == JUNK_FOLDER else int(match[1])
+        if (name_pid, int(match[2])) != (pid, cam):
+            raise ValueError(
+                f"{where}: person {pid}, camera {cam}, but its frames ({lines}) are named {frame_names[0]!r}; "
+                "the .mat and names files do not belong together"
+            )
+        if pid == JUNK_PID:
+            continue
+        folder = osp.join(split.home, match[1])
+        folders.check(folder, frame_names)
+        img_paths = tuple(f"{folder}{os.sep}{n}" for n in sorted(frame_names))
+        tracklets.append((img_paths, pid, cam - 1, (pid, cam, int(match[3]))))
+    return tracklets
+
+
+@register_video_dataset("mars_attr")
+class MarsAttr(VideoAttributeDataset):
+    """MARS (Zheng et al., ECCV 2016): 625 train ids / 8298 tracklets, 1980 query, 9330 gallery."""
+
+    dataset_dir = "mars"
+    default_csv = "mars_attributes.csv"
+    _junk_pids = [0]  # distractors: kept in the gallery, never trained on with combineall
+
+    def __init__(self, root: str = "", attributes_csv: str = "", schema: SchemaSpec = "auto", **kwargs) -> None:
+        self.root = osp.abspath(osp.expanduser(root))
+        self.dataset_dir = osp.join(self.root, self.dataset_dir)
+        info = osp.join(self.dataset_dir, "info")
+        csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
+        train_split = _SplitFiles(osp.join(info, "train_name.txt"), osp.join(info, "tracks_train_info.mat"),
+                                  "track_train_info", osp.join(self.dataset_dir, "bbox_train"))
+        test_split = _SplitFiles(osp.join(info, "test_name.txt"), osp.join(info, "tracks_test_info.mat"),
+                                 "track_test_info", osp.join(self.dataset_dir, "bbox_test"))
+        query_mat = osp.join(info, "query_IDX.mat")
+        required = [self.dataset_dir, train_split.home, test_split.home, train_split.names_path,
+                    test_split.names_path, train_split.mat_path, test_split.mat_path, query_mat, csv_path]
+        require_paths("mars_attr", required, MARS_LAYOUT)
+
+        table = read_attribute_csv(csv_path, schema)
+        train_rows = _read_mat(train_split.mat_path, train_split.variable)
+        test_rows = _read_mat(test_split.mat_path, test_split.variable)
+        query_rows = _query_rows(query_mat, len(test_rows))
+        is_query = np.zeros(len(test_rows), dtype=bool)
+        is_query[query_rows] = True
+
+        train_names = _read_names(train_split.names_path)
+        test_names = _read_names(test_split.names_path)
+        folders = _FolderCheck()
+        train = _tracklets(train_split, train_names, train_rows, np.arange(len(train_rows)), folders)
+        query = _tracklets(test_split, test_names, test_rows, query_rows, folders)
+        gallery = _tracklets(test_split, test_names, test_rows, np.flatnonzero(~is_query), folders)
+        if folders.missing:
+            raise missing_error("mars_attr", folders.missing, MARS_LAYOUT, what="frames or identity folders")
+
+        train, query, gallery = annotate_splits(table, "mars_attr", relabel_pids(train), query, gallery)
+        super().__init__(train, query, gallery, schema=table.schema, **kwargs)
