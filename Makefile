@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aitl-reid-installed
-SYNTH_ROOT ?= datasets
 DEMO_CONFIG ?= configs/asta_aitl_synthetic.yaml
 
 .PHONY: install demo test test-fast synthetic
@@ -17,10 +16,10 @@ $(STAMP): setup.py requirements.txt
 install: $(STAMP)
 
 synthetic: install
-	$(PY) tools/make_synthetic.py --config-file $(DEMO_CONFIG) --root $(SYNTH_ROOT) --if-missing
+	$(PY) tools/make_synthetic.py --config-file $(DEMO_CONFIG) --if-missing
 
 demo: synthetic
-	$(PY) tools/main.py --config-file $(DEMO_CONFIG) data.root $(SYNTH_ROOT)
+	$(PY) tools/main.py --config-file $(DEMO_CONFIG)
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
 test: install
