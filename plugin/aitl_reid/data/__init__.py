@@ -9,6 +9,7 @@ from .image_io import FrameReadError
 from .layout import DatasetNotFoundError
 from .mars import MarsAttr
 from .schema import AttributeSchema
+from .synthetic import generate_synthetic_mars
 
 __all__ = [
     "AttributeSchema",
@@ -19,4 +20,5 @@ __all__ = [
     "VideoAttributeDataManager",
     "VideoAttributeDataset",
     "build_datamanager",
+    "generate_synthetic_mars",
 ]
