@@ -15,12 +15,14 @@ from typing import List, Optional
 
 import aitl_reid
 from aitl_reid import _torchreid
+from aitl_reid.console_log import tee_stdout
 from aitl_reid.config import ConfigError, get_default_config, merge_from_file, merge_from_list
 from aitl_reid.data import DatasetNotFoundError, build_datamanager
-from aitl_reid.engine import CheckpointError, build_engine, build_optimizer, build_scheduler, engine_run_kwargs, resume
+from aitl_reid.engine import CheckpointError, NonFiniteLossError, build_engine, build_optimizer, build_scheduler, engine_run_kwargs, resume
 from aitl_reid.models import build_model_from_config, load_weights
 
 USAGE_EXIT = 2
+TRAINING_FAILED_EXIT = 1
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -50,9 +52,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
 
-    os.makedirs(cfg.data.save_dir, exist_ok=True)
     log_name = "test.log" if cfg.test.evaluate else "log.txt"
-    sys.stdout = _torchreid.utils.Logger(os.path.join(cfg.data.save_dir, log_name))
+    with tee_stdout(os.path.join(cfg.data.save_dir, log_name)):
+        return run(cfg)
+
+
+def run(cfg) -> int:
+    """Build data, model, optimizer and engine from a frozen config, then train and/or evaluate."""
     _torchreid.utils.set_random_seed(cfg.train.seed)
     print(f"Show configuration\n{cfg}\n")
     print(f"Collecting env info ...\n{_torchreid.utils.collect_env_info()}\n")
@@ -83,7 +89,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     engine = build_engine(cfg, datamanager, model, optimizer, scheduler)
     start = time.time()
-    engine.run(**run_kwargs)
+    try:
+        engine.run(**run_kwargs)
+    except NonFiniteLossError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return TRAINING_FAILED_EXIT
     print(f"Done in {time.time() - start:.0f} s. Logs, checkpoints and metrics.csv are in {cfg.data.save_dir}")
     return 0
 
