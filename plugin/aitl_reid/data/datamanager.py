@@ -156,8 +156,11 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         return self.transform_te([pil_to_tensor(img)])[0]
 
 
-def build_datamanager(cfg: CfgNode, use_gpu: bool = True) -> VideoAttributeDataManager:
-    """The data manager described by a config (``data``, ``sampler``, ``video``, ``attributes``, batch sizes)."""
+def build_datamanager(cfg: CfgNode, use_gpu: Optional[bool] = None) -> VideoAttributeDataManager:
+    """The data manager described by a config (``data``, ``sampler``, ``video``, ``attributes``, batch sizes).
+
+    ``use_gpu`` defaults to ``cfg.use_gpu`` (it only decides whether loaders pin memory).
+    """
     if cfg.data.type != "video":
         raise ValueError(f"data.type: this plugin handles video data only, got {cfg.data.type!r}")
     return VideoAttributeDataManager(
@@ -169,7 +172,7 @@ def build_datamanager(cfg: CfgNode, use_gpu: bool = True) -> VideoAttributeDataM
         transforms=list(cfg.data.transforms),
         norm_mean=list(cfg.data.norm_mean),
         norm_std=list(cfg.data.norm_std),
-        use_gpu=use_gpu,
+        use_gpu=cfg.use_gpu if use_gpu is None else use_gpu,
         combineall=cfg.data.combineall,
         batch_size_train=cfg.train.batch_size,
         batch_size_test=cfg.test.batch_size,
