@@ -140,3 +140,19 @@ def test_unfused_streams_leave_the_baseline_feature_and_still_predict_attributes
     assert set(out.attr_logits) == {"id_relevant", "id_irrelevant"}
     out.attr_logits["id_relevant"].sum().backward()
     assert model.backbone.net.conv1.weight.grad is not None
+
+
+def test_without_reid_stream_the_feature_is_only_the_attention_weighted_copies():
+    model = tiny("asta_resnet18", reid_stream=False, id_irrelevant_stream=False)
+    out = model.train()(clips())
+    assert out.features.shape == (2, 512)
+    maps = model.backbone(clips())
+    expected = (maps * out.attention["id_relevant"].unsqueeze(2)).mean(dim=(1, 3, 4))
+    torch.testing.assert_close(out.features, expected)
+
+
+@pytest.mark.parametrize("options", [dict(fuse_attention=False), dict(id_relevant_stream=False, id_irrelevant_stream=False),
+                                     dict(reid_spatial_attention=True)])
+def test_without_reid_stream_an_empty_or_contradictory_feature_is_rejected(options):
+    with pytest.raises(ValueError, match="reid_stream"):
+        tiny("asta_resnet18", reid_stream=False, **options)

@@ -32,6 +32,7 @@ def get_default_config() -> CN:
     cfg.model.asta.temporal_kernel = 3  # kernel size of the temporal attention conv (odd, same-length output)
     cfg.model.asta.last_stride = 1  # stride of the backbone's last stage (1 gives 16x8 maps at 256x128)
     cfg.model.asta.fuse_attention = True  # attention-weighted copies join the Re-ID feature (False: "Baseline + AITL")
+    cfg.model.asta.reid_stream = True  # plain backbone features join the Re-ID feature (False: Table 2 rows without Re-ID)
     cfg.model.asta.test_feature = "after_bn"  # eval-mode output: "after_bn" (BNNeck) or "before_bn"
 
     cfg.attributes = CN()

@@ -76,6 +76,9 @@ class ASTA(VideoReIDModel):
         fuse_attention: the streams' attention-weighted copies join the Re-ID feature (ASTA). Off,
             the Re-ID feature is the plain temporal pooling and the streams only predict the
             attributes that AITL selects by: Table 1's "Baseline + AITL" row.
+        reid_stream: the plain (un-weighted) backbone features join the Re-ID feature. Off, the
+            Re-ID feature holds only the attention-weighted copies: Table 2's rows without the
+            Re-ID stream (needs ``fuse_attention`` and at least one attribute stream).
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class ASTA(VideoReIDModel):
         temporal_kernel: int = 3,
         test_feature: str = "after_bn",
         fuse_attention: bool = True,
+        reid_stream: bool = True,
     ) -> None:
         enabled = [g for g, on in ((ID_RELEVANT, id_relevant_stream), (ID_IRRELEVANT, id_irrelevant_stream)) if on]
         for group in enabled:
@@ -101,11 +105,19 @@ class ASTA(VideoReIDModel):
                     f"the {group} stream is enabled but schema '{schema.name}' has no {group} attributes; "
                     f"disable it (model.asta.{group}_stream False)"
                 )
+        if not reid_stream and not (fuse_attention and enabled):
+            raise ValueError(
+                "reid_stream=False leaves the Re-ID feature empty unless fuse_attention is on and at least "
+                "one attribute stream is enabled (model.asta.reid_stream / fuse_attention / *_stream)"
+            )
+        if not reid_stream and reid_spatial_attention:
+            raise ValueError("reid_spatial_attention weights the Re-ID stream's features; it needs reid_stream=True")
         channels = backbone.out_channels
         fused = len(enabled) if fuse_attention else 0
-        super().__init__(backbone, (1 + fused) * channels, num_classes, test_feature)
+        super().__init__(backbone, (int(reid_stream) + fused) * channels, num_classes, test_feature)
         self.schema = schema
         self.fuse_attention = fuse_attention
+        self.reid_stream = reid_stream
         self.detach_streams = detach_streams
         self.streams = nn.ModuleDict({
             group: AttributeStream(channels, backbone.map_size, schema.total_classes(group), stream_width,
@@ -123,7 +135,7 @@ class ASTA(VideoReIDModel):
         for group, stream in self.streams.items():
             attention[group], attr_logits[group] = stream(stream_input)
         reid_attention = self.reid_attention(maps) if self.reid_attention is not None else None
-        parts = [pool_clip(maps, reid_attention)]
+        parts = [pool_clip(maps, reid_attention)] if self.reid_stream else []
         if self.fuse_attention:
             parts += [pool_clip(maps, attention[g]) for g in self.streams]
         return self._output(torch.cat(parts, dim=1), attr_logits, attention, reid_attention)

@@ -60,5 +60,6 @@ def build_model_from_config(cfg: CfgNode, num_classes: int, schema: AttributeSch
             spatial_kernel=asta.spatial_kernel,
             temporal_kernel=asta.temporal_kernel,
             fuse_attention=asta.fuse_attention,
+            reid_stream=asta.reid_stream,
         )
     return build_model(cfg.model.name, num_classes, **kwargs)

@@ -1,0 +1,47 @@
+"""Draw the identity-relevant and identity-irrelevant attention of chosen tracklets (the paper's Fig. 6).
+
+    python tools/visualize_attention.py --config-file configs/asta_aitl_synthetic.yaml [--pid 31,40] [--out fig6.png]
+
+Without --checkpoint the run's latest checkpoint (<data.save_dir>/model/model.pth.tar-<epoch>) is used.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from typing import List, Optional
+
+# torchreid warns at import that its Cython ranking is missing; irrelevant for drawing.
+warnings.filterwarnings("ignore", message="Cython evaluation")
+
+from aitl_reid.viz.attention import plot_attention_grid, tracklet_attention  # noqa: E402
+from aitl_reid.viz.cli import add_run_arguments, int_list, load_run_from_args, run_cli  # noqa: E402
+from aitl_reid.viz.run import default_output, select_tracklets, split_tracklets  # noqa: E402
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_run_arguments(parser)
+    parser.add_argument("--split", default="query", choices=["query", "gallery"], help="split to draw tracklets from")
+    parser.add_argument("--index", type=int_list, default=[], help="tracklet positions in the split, e.g. 0,4,9")
+    parser.add_argument("--pid", type=int_list, default=[], help="person ids, e.g. 31,40 (their first tracklet in the split)")
+    parser.add_argument("--clip", type=int, default=0, help="which dense test clip of each tracklet to draw")
+    parser.add_argument("--absolute", action="store_true", help="draw raw attention values instead of min-max scaled")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    run = load_run_from_args(args)
+    tracklets = split_tracklets(run, args.target, args.split)
+    items = [
+        tracklet_attention(run, tracklets[i], f"{args.split} #{i}  pid {tracklets[i][1]}  cam {tracklets[i][2] + 1}", args.clip)
+        for i in select_tracklets(tracklets, args.index, args.pid)
+    ]
+    out = plot_attention_grid(items, default_output(run, args.out, "attention.png"), normalise=not args.absolute)
+    print(f"attention figure ({run.weights}): {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_cli(main))
