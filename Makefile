@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aitl-reid-installed
 DEMO_CONFIG ?= configs/asta_aitl_synthetic.yaml
+DEMO_DIR ?= log/asta_aitl_synthetic
 
 .PHONY: install demo test test-fast synthetic
 
@@ -18,8 +19,15 @@ install: $(STAMP)
 synthetic: install
 	$(PY) tools/make_synthetic.py --config-file $(DEMO_CONFIG) --if-missing
 
+# DEMO_DIR is the data.save_dir of DEMO_CONFIG.
 demo: synthetic
-	$(PY) tools/main.py --config-file $(DEMO_CONFIG)
+	$(PY) tools/main.py --config-file $(DEMO_CONFIG) data.save_dir $(DEMO_DIR)
+	$(PY) tools/plot_curves.py "ASTA + AITL=$(DEMO_DIR)/metrics.csv" --out $(DEMO_DIR)/dvdp_map.png
+	$(PY) tools/visualize_attention.py --config-file $(DEMO_CONFIG) --out $(DEMO_DIR)/attention.png data.save_dir $(DEMO_DIR)
+	@echo "Demo outputs (synthetic data):"
+	@echo "  metrics per epoch : $(DEMO_DIR)/metrics.csv   (log: $(DEMO_DIR)/log.txt)"
+	@echo "  DVDP / mAP curves : $(DEMO_DIR)/dvdp_map.png"
+	@echo "  attention maps    : $(DEMO_DIR)/attention.png"
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
 test: install
