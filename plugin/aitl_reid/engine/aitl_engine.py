@@ -274,7 +274,7 @@ class AITLEngine(_torchreid.engine.Engine):
         for r in ranks:
             if r <= len(cmc):
                 print(f"Rank-{r:<3}: {cmc[r - 1]:.1%}")
-        self._record_evaluation(dataset_name, float(cmc[0]), float(mAP))
+        self._record_evaluation(dataset_name, {"mAP": float(mAP), "rank1": float(cmc[0])})
         if self.evaluate_attributes:
             self._report_attributes(dataset_name, query, gallery)
         if visrank:
@@ -289,13 +289,14 @@ class AITLEngine(_torchreid.engine.Engine):
             )
         return float(cmc[0]), float(mAP)
 
-    def _record_evaluation(self, dataset_name: str, rank1: float, mAP: float) -> None:
+    def _record_evaluation(self, dataset_name: str, values: Dict[str, float]) -> None:
+        """Attach test results to this epoch's ``metrics.csv`` row (names prefixed beyond the first target)."""
         epoch = self.epoch + 1
         if self.epoch_log.get(epoch) is None:
             return  # evaluation without training in this run: nothing to attach the result to
         first = dataset_name == self.datamanager.targets[0]
         prefix = "" if first else f"{dataset_name}_"
-        self.epoch_log.update(epoch, {f"{prefix}mAP": mAP, f"{prefix}rank1": rank1})
+        self.epoch_log.update(epoch, {f"{prefix}{name}": value for name, value in values.items()})
 
     def _report_attributes(self, dataset_name: str, query: TrackletFeatures, gallery: TrackletFeatures) -> None:
         schema = self.datamanager.target_schemas[dataset_name]
@@ -306,6 +307,7 @@ class AITLEngine(_torchreid.engine.Engine):
         report = attribute_recognition_metrics(logits, attrs, schema)
         print(f"** Attribute recognition ({dataset_name}, query + gallery) **")
         print(report.format_table())
+        self._record_evaluation(dataset_name, {"attr_acc": report.mean()[0]})  # mean accuracy over attributes
         if self.writer is not None:
             for name, value in report.as_dict().items():
                 self.writer.add_scalar(f"Test/{dataset_name}/attr/{name}", value, self.epoch)

@@ -1,0 +1,150 @@
+"""``RESULTS.md`` for the synthetic ablation: the Table 1-style table, how it was produced, and on what.
+
+Everything above the notes marker is regenerated on every benchmark run; text written below the
+marker (findings, explanations) is carried over, so rerunning the benchmark never erases them.
+"""
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import platform
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence
+
+from .summary import RunResult, Stat, VariantSummary
+
+NOTES_MARKER = "<!-- Notes below this line are kept when tools/benchmark_synthetic.py rewrites this file. -->"
+DASH = "—"
+TABLE_HEADER = ("Variant", "R1 (%)", "mAP (%)", "Final-epoch DVDP", "Attribute acc. (%)")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What the table alone does not say: how the numbers were produced, from what, and where."""
+
+    command: str
+    dataset_params: Dict[str, object]
+    training_settings: Dict[str, object]
+    figure: str  # path of the Fig. 7-style PNG, or "" when none was drawn
+    total_seconds: float
+    observations: Sequence[str] = ()  # comparisons computed from the table (summary.computed_observations)
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (Linux), else what the platform module reports."""
+    try:
+        with open("/proc/cpuinfo", "r", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def machine_description() -> Dict[str, object]:
+    """CPU, cores, threads and library versions: enough to judge whether a timing is comparable."""
+    import torch
+
+    return {
+        "CPU": cpu_model(),
+        "cores (os.cpu_count)": os.cpu_count(),
+        "torch threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "Python": platform.python_version(),
+        "OS": platform.platform(),
+        "date (UTC)": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def format_percent(stat: Optional[Stat]) -> str:
+    """'12.3 ± 1.4' (percent, one decimal) or the dash when there is no value."""
+    if stat is None or math.isnan(stat.mean):
+        return DASH
+    return f"{100 * stat.mean:.1f} ± {100 * stat.std:.1f}"
+
+
+def format_distance(stat: Stat) -> str:
+    return f"{stat.mean:.4f} ± {stat.std:.4f}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> List[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def results_table(summaries: Sequence[VariantSummary]) -> List[str]:
+    """The Table 1-style rows: mean ± std over seeds of R1, mAP, final-epoch DVDP and attribute accuracy."""
+    rows = [(s.label, format_percent(s.rank1), format_percent(s.mAP), format_distance(s.dvdp), format_percent(s.attr_acc))
+            for s in summaries]
+    return _table(TABLE_HEADER, rows)
+
+
+def per_run_table(results: Sequence[RunResult]) -> List[str]:
+    def pct(value: Optional[float]) -> str:
+        return DASH if value is None else f"{100 * value:.1f}"
+
+    rows = [(r.label, str(r.seed), str(r.epoch), pct(r.rank1), pct(r.mAP), f"{r.dvdp:.4f}", pct(r.attr_acc),
+             f"{r.seconds:.0f}") for r in results]
+    return _table(("Variant", "Seed", "Epochs", "R1 (%)", "mAP (%)", "DVDP", "Attr. acc. (%)", "Seconds"), rows)
+
+
+def _key_values(values: Dict[str, object]) -> List[str]:
+    return [f"- {key}: `{value}`" for key, value in values.items()]
+
+
+def kept_notes(path: str) -> str:
+    """The text below the notes marker of an existing file ('' when there is none)."""
+    if not os.path.isfile(path):
+        return ""
+    with open(path, "r", encoding="utf-8") as handle:
+        text = handle.read()
+    return text.split(NOTES_MARKER, 1)[1].lstrip("\n") if NOTES_MARKER in text else ""
+
+
+def render_results(summaries: Sequence[VariantSummary], results: Sequence[RunResult], context: ReportContext,
+                   results_path: str, machine: Dict[str, object]) -> str:
+    """The whole RESULTS.md text (notes from an existing file at ``results_path`` appended)."""
+    seeds = sorted({r.seed for r in results})
+    lines = [
+        "# Synthetic-data results: the Table 1 ablation on CPU",
+        "",
+        "**These are synthetic-data results.** The identities are procedurally rendered pedestrians "
+        "(`aitl_reid.data.synthetic`), not MARS, trained from scratch on a small CPU budget. They show "
+        "how the five Table 1 variants behave relative to each other on this data; they are not "
+        "comparable with the paper's MARS numbers (see `/work/shared/paper/NOTES.md`).",
+        "",
+        f"Mean ± sample standard deviation over {len(seeds)} training seed(s) ({', '.join(map(str, seeds))}), "
+        "evaluated at the final epoch on the synthetic query/gallery split. DVDP is the batch DVDP (Eq. 1, cosine) "
+        "averaged over the training batches of the final epoch. Attribute accuracy is the mean over all "
+        f"attributes on query + gallery tracklets; {DASH} for models without attribute streams.",
+        "",
+        *results_table(summaries),
+        "",
+        *[f"- {line}" for line in context.observations],
+        "",
+    ]
+    if context.figure:
+        rel = os.path.relpath(context.figure, os.path.dirname(os.path.abspath(results_path)))
+        lines += [f"![DVDP and mAP per epoch, seed-averaged]({rel})", "",
+                  "DVDP (left) and mAP (right) per epoch, each curve averaged over the seeds of one variant "
+                  "(Fig. 7 style).", ""]
+    lines += ["## Command", "", "```", context.command, "```", "",
+              f"Sum of the runs' wall times (each as measured when it ran): {context.total_seconds / 60:.1f} min.", "",
+              "## Dataset (generated once, reused by every run)", "", *_key_values(context.dataset_params), "",
+              "## Training settings shared by every run", "", *_key_values(context.training_settings), "",
+              "## Machine", "", *_key_values(machine), "",
+              "## Every run", "", *per_run_table(results), "", NOTES_MARKER, ""]
+    notes = kept_notes(results_path)
+    return "\n".join(lines) + notes
+
+
+def write_results(summaries: Sequence[VariantSummary], results: Sequence[RunResult], context: ReportContext,
+                  results_path: str) -> str:
+    """Write RESULTS.md (keeping its notes section) and return its path."""
+    text = render_results(summaries, results, context, results_path, machine_description())
+    os.makedirs(os.path.dirname(os.path.abspath(results_path)), exist_ok=True)
+    with open(results_path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return results_path
