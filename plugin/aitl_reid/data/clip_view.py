@@ -12,11 +12,12 @@ import numpy as np
 import torch
 
 from .dataset import Tracklet
+from .deferred import DeferrableClips
 from .image_io import read_frames
 from .sampling import dense_clip_indices
 
 
-class DenseClipView(torch.utils.data.Dataset):
+class DenseClipView(DeferrableClips, torch.utils.data.Dataset):
     """Every dense clip of every tracklet; an item is ``{'img': [T, C, H, W], 'tracklet': index}``."""
 
     def __init__(self, tracklets: Sequence[Tracklet], transform: Callable, seq_len: int, max_clips: int) -> None:
@@ -41,5 +42,5 @@ class DenseClipView(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         tracklet = int(self.clip_tracklet[index])
-        img = self.transform(read_frames(self.img_paths[tracklet], self.clip_frames[index]))
-        return {"img": img, "tracklet": tracklet}
+        frames = read_frames(self.img_paths[tracklet], self.clip_frames[index])
+        return {**self.clip_entries(frames), "tracklet": tracklet}

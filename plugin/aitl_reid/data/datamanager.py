@@ -1,9 +1,10 @@
 """Loaders for attribute-labelled video re-ID: P x K training clips and dense test clips.
 
 Mirrors torchreid's ``VideoDataManager`` (same public attributes, so torchreid's engine and
-ranking visualisation work) with three changes: clip-consistent transforms, test loaders that
-batch dense clips across tracklets, and each dataset parsed once (torchreid parses a target three
-times: train, query and gallery), which matters for MARS's 1.19M frame names.
+ranking visualisation work) with four changes: clip-consistent transforms, test loaders that
+batch dense clips across tracklets, workers that send uint8 clips (normalised per batch on
+arrival, a quarter of the bytes between processes), and each dataset parsed once (torchreid parses
+a target three times: train, query and gallery), which matters for MARS's 1.19M frame names.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .. import _torchreid
 from .attributes_csv import SchemaSpec
 from .clip_view import DenseClipView
 from .dataset import VideoAttributeDataset
+from .deferred import FinishingLoader
 from .schema import AttributeSchema
 from .transforms import build_clip_transforms
 
@@ -145,8 +147,9 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         self, dataset: torch.utils.data.Dataset, batch_size: int, drop_last: bool = False,
         sampler: Optional[torch.utils.data.Sampler] = None,
     ) -> torch.utils.data.DataLoader:
-        """Every loader is built here, so workers and memory pinning are set in one place."""
-        return torch.utils.data.DataLoader(
+        """Every loader is built here, so workers and memory pinning are set in one place. Workers send
+        uint8 clips, converted to float per batch in this process (see :mod:`.deferred`)."""
+        return FinishingLoader(
             dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=self._workers,
             pin_memory=self.use_gpu, drop_last=drop_last,
         )

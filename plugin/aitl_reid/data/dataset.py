@@ -13,6 +13,7 @@ import torch
 
 from .. import _torchreid
 from .attributes_csv import MISSING, AttributeTable, TrackletKey
+from .deferred import DeferrableClips
 from .image_io import read_frames
 from .sampling import clip_sampler, dense_clip_indices
 from .schema import AttributeSchema
@@ -54,7 +55,7 @@ def annotate_splits(
     return annotated
 
 
-class VideoAttributeDataset(_torchreid.data.VideoDataset):
+class VideoAttributeDataset(DeferrableClips, _torchreid.data.VideoDataset):
     """Video re-ID dataset with per-tracklet attributes.
 
     In ``train`` mode an item is one clip (``img`` ``[T, C, H, W]``) drawn by ``sample_method``; in
@@ -102,11 +103,11 @@ class VideoAttributeDataset(_torchreid.data.VideoDataset):
         img_paths, pid, camid, dsetid, attrs = self.data[index]
         if self.mode == "train":
             indices = self._sample(len(img_paths), self.seq_len, _torch_seeded_rng())
-            img = self.transform(read_frames(img_paths, indices))
+            entries = self.clip_entries(read_frames(img_paths, indices))
         else:
-            img = self._dense_clips(img_paths)
+            entries = {"img": self._dense_clips(img_paths)}
         attrs = torch.tensor(attrs, dtype=torch.long)
-        return {"img": img, "pid": pid, "camid": camid, "dsetid": dsetid, "attrs": attrs}
+        return {**entries, "pid": pid, "camid": camid, "dsetid": dsetid, "attrs": attrs}
 
     def _dense_clips(self, img_paths: Sequence[str]) -> torch.Tensor:
         """All dense clips of a tracklet, each used frame decoded and transformed once."""

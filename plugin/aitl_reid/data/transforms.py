@@ -7,7 +7,7 @@ faster than per-frame PIL. Random numbers come from torch's generator, which tor
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Sequence, Tuple, Union
 
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -58,31 +58,61 @@ def pad_crop(clip: torch.Tensor) -> torch.Tensor:
     return padded[..., top:top + height, left:left + width]
 
 
-def random_erase(clip: torch.Tensor) -> torch.Tensor:
-    """Random erasing (Zhong et al.) with one rectangle for the whole clip, with probability 0.5."""
+NO_ERASE = (0, 0, 0, 0)  # an erase box (top, left, height, width) that erases nothing
+
+
+def draw_erase_box(shape: Sequence[int]) -> Tuple[int, int, int, int]:
+    """The random-erasing rectangle ``(top, left, h, w)`` for a clip of this shape, drawn with
+    probability 0.5 (else :data:`NO_ERASE`). Only the shape is needed, so it can be drawn before the
+    clip is converted to float (in a loader worker) and applied later."""
     if _uniform(0.0, 1.0) >= ERASE_P:
-        return clip
-    channels, height, width = clip.shape[-3:]
+        return NO_ERASE
+    height, width = int(shape[-2]), int(shape[-1])
     for _ in range(ERASE_ATTEMPTS):
         area = _uniform(*ERASE_AREA) * height * width
         aspect = _uniform(ERASE_MIN_ASPECT, 1.0 / ERASE_MIN_ASPECT)
         h = int(round((area * aspect) ** 0.5))
         w = int(round((area / aspect) ** 0.5))
         if h < height and w < width:
-            top, left = _randint(height - h), _randint(width - w)
-            fill = torch.tensor(ERASE_FILL if channels == 3 else ERASE_FILL[:1] * channels, dtype=clip.dtype)
-            clip = clip.clone()
-            clip[..., top:top + h, left:left + w] = fill.view(-1, 1, 1)
-            return clip
+            return _randint(height - h), _randint(width - w), h, w
+    return NO_ERASE
+
+
+def erase_in_place(clip: torch.Tensor, box: Sequence[int]) -> torch.Tensor:
+    """Write torchreid's erasing values into ``box`` of every frame of a normalised clip ``[..., C, H, W]``."""
+    top, left, h, w = (int(v) for v in box)
+    if h > 0 and w > 0:
+        channels = clip.shape[-3]
+        fill = torch.tensor(ERASE_FILL if channels == 3 else ERASE_FILL[:1] * channels, dtype=clip.dtype)
+        clip[..., top:top + h, left:left + w] = fill.view(-1, 1, 1)
     return clip
 
 
+def random_erase(clip: torch.Tensor) -> torch.Tensor:
+    """Random erasing (Zhong et al.) with one rectangle for the whole clip, with probability 0.5."""
+    box = draw_erase_box(clip.shape)
+    return clip if box == NO_ERASE else erase_in_place(clip.clone(), box)
+
+
 UINT8_AUGMENTATIONS: Dict[str, ClipOp] = {"random_flip": random_flip, "pad_crop": pad_crop}
-FLOAT_AUGMENTATIONS: Dict[str, ClipOp] = {"random_erase": random_erase}  # run after normalisation
+ERASE = "random_erase"  # drawn with the uint8 augmentations, applied after normalisation
+
+
+class PreparedClip(NamedTuple):
+    """A clip before float conversion: uint8 ``[T, C, H, W]`` and its erase box (``[4]`` long)."""
+
+    clip: torch.Tensor
+    erase: torch.Tensor
 
 
 class ClipTransform:
-    """Resize, clip-consistent augmentations, then float conversion and normalisation."""
+    """Resize, clip-consistent augmentations, then float conversion and normalisation.
+
+    The work is split in two so that a loader can move uint8 clips between processes (a quarter of
+    the bytes of float ones): :meth:`prepare` resizes, augments and draws every random parameter
+    (the erase box too), :meth:`finish` converts, normalises and erases, for one clip or a batch.
+    Calling the transform does both and gives the same result.
+    """
 
     def __init__(
         self,
@@ -93,7 +123,7 @@ class ClipTransform:
         norm_std: Sequence[float] = (0.229, 0.224, 0.225),
     ) -> None:
         names = [a.lower() for a in ([augmentations] if isinstance(augmentations, str) else augmentations)]
-        available = sorted(UINT8_AUGMENTATIONS) + sorted(FLOAT_AUGMENTATIONS)
+        available = sorted(UINT8_AUGMENTATIONS) + [ERASE]
         unknown = [a for a in names if a not in available]
         if unknown:
             raise ValueError(
@@ -103,19 +133,34 @@ class ClipTransform:
         self.height, self.width = int(height), int(width)
         self.augmentations = tuple(names)
         self.uint8_ops: List[ClipOp] = [UINT8_AUGMENTATIONS[a] for a in names if a in UINT8_AUGMENTATIONS]
-        self.float_ops: List[ClipOp] = [FLOAT_AUGMENTATIONS[a] for a in names if a in FLOAT_AUGMENTATIONS]
-        self.mean = torch.tensor(norm_mean, dtype=torch.float32).view(1, -1, 1, 1)
-        self.std = torch.tensor(norm_std, dtype=torch.float32).view(1, -1, 1, 1)
+        self.erase = ERASE in names
+        self.mean = torch.tensor(norm_mean, dtype=torch.float32).view(-1, 1, 1)
+        self.std = torch.tensor(norm_std, dtype=torch.float32).view(-1, 1, 1)
 
-    def __call__(self, frames: Frames) -> torch.Tensor:
-        """uint8 frames ``[C, h, w]`` (or a ``[T, C, h, w]`` tensor) -> float clip ``[T, C, H, W]``."""
+    def prepare(self, frames: Frames) -> PreparedClip:
+        """uint8 frames ``[C, h, w]`` (or a ``[T, C, h, w]`` tensor) -> resized, augmented uint8 clip and erase box."""
         clip = resize_clip(frames, self.height, self.width)
         for op in self.uint8_ops:
             clip = op(clip)
-        clip = (clip.to(torch.float32) / 255.0 - self.mean) / self.std
-        for op in self.float_ops:
-            clip = op(clip)
-        return clip
+        box = draw_erase_box(clip.shape) if self.erase else NO_ERASE
+        return PreparedClip(clip, torch.tensor(box, dtype=torch.long))
+
+    def finish(self, clips: torch.Tensor, erase: torch.Tensor, pin_memory: bool = False) -> torch.Tensor:
+        """Float, normalised, erased clips from prepared ones: ``[T, C, H, W]`` with box ``[4]``, or a
+        batch ``[B, T, C, H, W]`` with boxes ``[B, 4]``."""
+        out = torch.empty(clips.shape, dtype=torch.float32, pin_memory=pin_memory)
+        frames_out, frames_in = out.view(-1, *clips.shape[-3:]), clips.reshape(-1, *clips.shape[-3:])
+        for frame_out, frame_in in zip(frames_out, frames_in):  # frame by frame: the four passes stay in cache
+            frame_out.copy_(frame_in).div_(255.0).sub_(self.mean).div_(self.std)
+        if erase.dim() == 1:
+            return erase_in_place(out, erase.tolist())
+        for index, box in enumerate(erase.tolist()):
+            erase_in_place(out[index], box)
+        return out
+
+    def __call__(self, frames: Frames) -> torch.Tensor:
+        """uint8 frames ``[C, h, w]`` (or a ``[T, C, h, w]`` tensor) -> float clip ``[T, C, H, W]``."""
+        return self.finish(*self.prepare(frames))
 
     def __repr__(self) -> str:
         return f"ClipTransform({self.height}x{self.width}, augmentations={list(self.augmentations)})"

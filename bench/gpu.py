@@ -1,0 +1,199 @@
+"""GPU measurements (row 6): ``asta_resnet50`` at 256x128, 8 identities x 4 tracklets x T=4.
+
+Training steps in fp32, bf16 autocast, channels_last and both (frames/s, peak memory) and
+evaluation extraction (frames/s) with the same modes; fp32 is the reference of each row.
+
+    python bench/gpu.py --device cuda              # the measurement, about a minute on one GPU
+    python bench/gpu.py --device cpu --tiny        # smoke test of this script on a CPU
+
+``bench/run.py`` adds these rows itself when CUDA is available.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.rows import Row, console_table  # noqa: E402
+from bench.settings import Settings  # noqa: E402
+from bench.timing import Timing  # noqa: E402
+from bench.training import make_setup, random_batch, train_step  # noqa: E402
+
+MODES: Dict[str, Tuple[Optional[torch.dtype], bool]] = {  # name -> (autocast dtype, channels_last)
+    "fp32": (None, False),
+    "bf16 autocast": (torch.bfloat16, False),
+    "channels_last fp32": (None, True),
+    "channels_last + bf16": (torch.bfloat16, True),
+}
+REFERENCE_MODE = "fp32"
+
+
+@dataclass(frozen=True)
+class GpuConfig:
+    """Model, input size, batch layout and repetitions."""
+
+    model: str
+    height: int
+    width: int
+    ids: int
+    instances: int
+    seq_len: int
+    steps: int
+    warmup: int
+    eval_clips: int
+
+    @property
+    def train_frames(self) -> int:
+        return self.ids * self.instances * self.seq_len
+
+    @property
+    def eval_frames(self) -> int:
+        return self.eval_clips * self.seq_len
+
+
+FULL = GpuConfig("asta_resnet50", 256, 128, ids=8, instances=4, seq_len=4, steps=10, warmup=3, eval_clips=64)
+TINY = GpuConfig("asta_resnet18", 64, 32, ids=2, instances=2, seq_len=2, steps=2, warmup=1, eval_clips=4)
+
+
+@dataclass
+class ModeResult:
+    """Per-step seconds and peak memory (MiB; None off CUDA) of one mode."""
+
+    train: Timing
+    evaluate: Timing
+    train_peak_mib: Optional[float]
+    eval_peak_mib: Optional[float]
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_mib(device: torch.device) -> Optional[float]:
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+def _timed(fn, device: torch.device, warmup: int, runs: int) -> Timing:
+    for _ in range(warmup):
+        fn()
+    seconds = []
+    for _ in range(runs):
+        _synchronize(device)
+        start = time.perf_counter()
+        fn()
+        _synchronize(device)
+        seconds.append(time.perf_counter() - start)
+    return Timing(tuple(seconds))
+
+
+def measure_mode(config: GpuConfig, device: torch.device, dtype: Optional[torch.dtype],
+                 channels_last: bool) -> ModeResult:
+    """Training steps, then evaluation passes, of a fresh model in one precision/layout mode."""
+    batch = random_batch(config.ids, config.instances, config.seq_len, config.height, config.width)
+    setup = make_setup(config.model, batch, "unified", device=str(device), channels_last=channels_last)
+    _reset_peak(device)
+    train = _timed(lambda: train_step(setup, dtype), device, config.warmup, config.steps)
+    train_peak = _peak_mib(device)
+
+    model = setup.model.eval()
+    clips = torch.randn(config.eval_clips, config.seq_len, 3, config.height, config.width, device=device)
+    setup.optimizer.zero_grad(set_to_none=True)
+
+    @torch.no_grad()
+    def evaluate() -> None:
+        with torch.autocast(device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            model(clips)
+
+    _reset_peak(device)
+    evaluation = _timed(evaluate, device, config.warmup, config.steps)
+    return ModeResult(train, evaluation, train_peak, _peak_mib(device))
+
+
+def _memory(mib: Optional[float]) -> str:
+    return "n/a (not CUDA)" if mib is None else f"{mib:.0f} MiB"
+
+
+def measure(config: GpuConfig, device: torch.device, log=print) -> List[Row]:
+    """One row per non-reference mode and phase (training, evaluation), fp32 as the reference."""
+    results: Dict[str, ModeResult] = {}
+    for name, (dtype, channels_last) in MODES.items():
+        log(f"gpu: {config.model} {config.height}x{config.width} on {device}, mode {name}")
+        results[name] = measure_mode(config, device, dtype, channels_last)
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    reference = results[REFERENCE_MODE]
+    where = f"{config.model} {config.height}x{config.width} on {_device_name(device)}"
+    rows = []
+    for name, result in results.items():
+        if name == REFERENCE_MODE:
+            continue
+        rows.append(Row(
+            "gpu", f"GPU training step, {where}, {config.ids}x{config.instances} tracklets x T={config.seq_len}",
+            name, REFERENCE_MODE, result.train, reference.train, item="frames", items_per_run=config.train_frames,
+            notes=[f"peak memory {_memory(result.train_peak_mib)} vs {_memory(reference.train_peak_mib)}; "
+                   f"{config.steps} steps after {config.warmup} warm-up"],
+        ))
+        rows.append(Row(
+            "gpu", f"GPU evaluation forward, {where}, {config.eval_clips} clips x T={config.seq_len}",
+            name, REFERENCE_MODE, result.evaluate, reference.evaluate, item="frames",
+            items_per_run=config.eval_frames,
+            notes=[f"peak memory {_memory(result.eval_peak_mib)} vs {_memory(reference.eval_peak_mib)}"],
+        ))
+    return rows
+
+
+def _device_name(device: torch.device) -> str:
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+
+
+def run(settings: Settings, note: str = "") -> List[Row]:
+    """The GPU rows when CUDA is available, else one skipped row that says why."""
+    if not torch.cuda.is_available():
+        reason = "no CUDA device on the benchmarking machine" + (f"; {note}" if note else "")
+        reason += "; run `python bench/gpu.py --device cuda` on a GPU machine"
+        return [Row("gpu", "GPU: asta_resnet50 256x128 training (fp32 / bf16 / channels_last) and extraction",
+                    "-", "-", skipped=reason)]
+    return measure(TINY if settings.quick else FULL, torch.device("cuda"), settings.log)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
+    parser.add_argument("--tiny", action="store_true", help="resnet18 at 64x32, 2x2 tracklets x T=2 (smoke test)")
+    parser.add_argument("--json", default="", help="also write the rows as JSON to this path")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU intra-op threads (0 = torch's default); 1 is steadier on a shared CPU")
+    args = parser.parse_args(argv)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("error: CUDA is not available on this machine (use --device cpu --tiny to test the script)",
+              file=sys.stderr)
+        return 2
+    rows = measure(TINY if args.tiny else FULL, device)
+    print(console_table(rows))
+    for row in rows:
+        print(f"- {row.name} ({row.ours}): " + "; ".join(row.notes))
+    if args.json:
+        Path(args.json).write_text(json.dumps([row.as_dict() for row in rows], indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

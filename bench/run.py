@@ -1,0 +1,106 @@
+"""Benchmarks of aitl-reid against named references; prints a table and writes BENCHMARKS.md.
+
+    python bench/run.py                      # full run (about half an hour on 2 CPU cores): BENCHMARKS.md
+    python bench/run.py --quick              # small problems (CI, under a minute): a temporary file
+    python bench/run.py --only ranking --only aitl --output /tmp/b.md
+
+Benchmarks: ranking, training, extraction, loading, aitl, gpu. Only a full run of all of them
+writes the repository's BENCHMARKS.md by default; anything else writes to --output (default: a
+temporary file), so a partial or quick run never replaces the committed numbers unless asked.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+warnings.filterwarnings("ignore", message="Cython evaluation")  # torchreid's import-time notice
+
+import torch  # noqa: E402
+
+from bench import aitl_loop, extraction, gpu, loading, ranking, training  # noqa: E402
+from bench.report import render, write_json  # noqa: E402
+from bench.rows import Row, console_table, format_ratio  # noqa: E402
+from bench.settings import Settings  # noqa: E402
+from bench.timing import load_average, machine_info  # noqa: E402
+
+BENCHMARKS: Dict[str, Callable[[Settings], List[Row]]] = {
+    "ranking": ranking.run,
+    "training": training.run,
+    "extraction": extraction.run,
+    "loading": loading.run,
+    "aitl": aitl_loop.run,
+}
+ALL = list(BENCHMARKS) + ["gpu"]
+FINDINGS = Path(__file__).resolve().parent / "findings.md"
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small problems, CI-friendly time")
+    parser.add_argument("--only", action="append", choices=ALL, help="run only this benchmark (repeatable)")
+    parser.add_argument("--output", default="", help="markdown report path (see above for the default)")
+    parser.add_argument("--json", default="", help="also write the rows as JSON to this path")
+    parser.add_argument("--runs", type=int, default=0,
+                        help="timed runs per side (default 5; 3 with --quick, whose numbers are not the report's)")
+    parser.add_argument("--workers", type=int, default=2, help="data loader workers for both sides")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch intra-op threads (0 = torch's default). 1 by default: on a shared CPU, "
+                             "intra-op threads wait on each other and make every timing noisy")
+    parser.add_argument("--gpu-note", default="", help="text added to the GPU row when no CUDA device is present")
+    return parser.parse_args(argv)
+
+
+def output_path(args: argparse.Namespace) -> Path:
+    if args.output:
+        return Path(args.output)
+    if not args.quick and not args.only:
+        return ROOT / "BENCHMARKS.md"
+    handle = tempfile.NamedTemporaryFile(prefix="aitl_bench_", suffix=".md", delete=False)
+    handle.close()
+    return Path(handle.name)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.runs < 0:
+        print("error: --runs must be positive (0 = the default)", file=sys.stderr)
+        return 2
+    runs = args.runs or (3 if args.quick else 5)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    command = "python bench/run.py" + "".join(f" {shlex.quote(a)}" for a in (sys.argv[1:] if argv is None else argv))
+    selected = args.only or ALL
+    machine, load_before = machine_info(), load_average()
+    rows: List[Row] = []
+    with tempfile.TemporaryDirectory(prefix="aitl_bench_") as workdir:
+        settings = Settings(quick=args.quick, runs=runs, workers=args.workers, workdir=workdir,
+                            log=lambda message: print(message, flush=True))
+        for name in [n for n in ALL if n in selected]:
+            new = gpu.run(settings, args.gpu_note) if name == "gpu" else BENCHMARKS[name](settings)
+            for row in new:
+                settings.log(f"  -> {row.name}: {row.skipped or format_ratio(row)}")
+            rows += new
+    if args.quick:  # the goals are stated for the full-size problems
+        for row in rows:
+            row.goal = None
+    threads = str(torch.get_num_threads())
+    findings = FINDINGS.read_text(encoding="utf-8") if FINDINGS.exists() and not args.quick else ""
+    text = render(rows, command, machine, load_before, load_average(), threads, args.quick, findings)
+    path = output_path(args)
+    path.write_text(text, encoding="utf-8")
+    if args.json:
+        write_json(Path(args.json), rows, machine, command)
+    print(console_table(rows))
+    print(f"report written to {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

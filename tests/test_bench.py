@@ -1,0 +1,87 @@
+"""bench/: the quick benchmark run produces well-formed rows (not that anything is fast), the GPU
+script runs on a CPU at tiny sizes, and the row/timing helpers compute what they claim."""
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.rows import Row, markdown_table  # noqa: E402
+from bench.timing import Timing, interleaved_many  # noqa: E402
+
+BENCHMARKS = {"ranking", "training", "extraction", "loading", "aitl", "gpu"}
+
+
+def _run(args, tmp_path):
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
+    return result
+
+
+def _check_timing(timing):
+    assert len(timing["seconds"]) >= 1
+    assert all(isinstance(s, float) and s > 0 for s in timing["seconds"])
+    assert timing["min"] <= timing["median"] <= timing["max"]
+
+
+@pytest.mark.slow
+def test_quick_run_writes_a_report_and_well_formed_rows_for_every_benchmark(tmp_path):
+    report, rows_json = tmp_path / "BENCH.md", tmp_path / "rows.json"
+    result = _run(["bench/run.py", "--quick", "--output", str(report), "--json", str(rows_json)], tmp_path)
+    payload = json.loads(rows_json.read_text())
+    rows = payload["rows"]
+    assert {row["key"] for row in rows} == BENCHMARKS
+    for row in rows:
+        assert row["name"] and row["ours"] and row["reference"]
+        if row["skipped"]:
+            assert row["ours_time"] is None and row["met"] is None
+            continue
+        _check_timing(row["ours_time"])
+        _check_timing(row["reference_time"])
+        assert row["sense"] in ("speedup", "cost")
+        assert math.isfinite(row["ratio"]) and row["ratio_min"] <= row["ratio"] <= row["ratio_max"]
+    assert set(payload["machine"]) >= {"cpu", "cores", "torch", "date"}
+    text = report.read_text()
+    assert "python bench/run.py --quick" in text and payload["machine"]["cpu"] in text
+    table = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| #")]
+    assert len(table) == len(rows)
+    assert "report written to" in result.stdout
+    assert not (ROOT / "BENCHMARKS.md").exists() or str(ROOT / "BENCHMARKS.md") != str(report)
+
+
+@pytest.mark.slow
+def test_gpu_script_runs_on_cpu_at_tiny_size(tmp_path):
+    out = tmp_path / "gpu.json"
+    _run(["bench/gpu.py", "--device", "cpu", "--tiny", "--threads", "1", "--json", str(out)], tmp_path)
+    rows = json.loads(out.read_text())
+    assert {row["reference"] for row in rows} == {"fp32"}
+    assert {row["ours"] for row in rows} == {"bf16 autocast", "channels_last fp32", "channels_last + bf16"}
+    assert all(row["item"] == "frames" and row["ratio"] > 0 for row in rows)
+
+
+def test_row_ratio_reads_in_the_row_sense_and_judges_the_goal():
+    ours, reference = Timing((1.0, 2.0, 1.0)), Timing((4.0, 4.0, 5.0))
+    faster = Row("x", "n", "a", "b", ours, reference, sense="speedup", goal=3.0)
+    assert faster.ratio == (4.0, 2.0, 5.0) and faster.met is True
+    cost = Row("x", "n", "a", "b", ours, reference, sense="cost", goal=0.2)
+    assert cost.ratio == (0.25, 0.2, 0.5) and cost.met is False
+    assert Row("x", "n", "a", "b", ours, reference).met is None  # no goal: report only
+
+
+def test_a_row_needs_timings_or_a_reason_and_skipped_rows_render():
+    with pytest.raises(ValueError, match="no timings and no reason"):
+        Row("x", "n", "a", "b")
+    table = markdown_table([Row("gpu", "GPU", "-", "-", skipped="no CUDA device")])
+    assert table.splitlines()[-1].endswith("| skipped |")
+
+
+def test_interleaved_rounds_rotate_the_order_and_time_every_function():
+    calls = []
+    timings = interleaved_many({name: (lambda n=name: calls.append(n)) for name in "abc"}, runs=3, warmup=1)
+    assert calls == list("abc") + list("abc") + list("bca") + list("cab")
+    assert all(len(t.seconds) == 3 for t in timings.values())
