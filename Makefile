@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.aitl-reid-installed
-DEMO_CONFIG ?= configs/asta_aitl_synthetic.yaml
-DEMO_DIR ?= log/asta_aitl_synthetic
+DEMO_CONFIG ?= configs/demo.yaml
+DEMO_DIR ?= log/demo
 
 .PHONY: install demo test test-fast synthetic
 
@@ -28,6 +28,7 @@ demo: synthetic
 	@echo "  metrics per epoch : $(DEMO_DIR)/metrics.csv   (log: $(DEMO_DIR)/log.txt)"
 	@echo "  DVDP / mAP curves : $(DEMO_DIR)/dvdp_map.png"
 	@echo "  attention maps    : $(DEMO_DIR)/attention.png"
+	@echo "  attribute report  : $(DEMO_DIR)/attributes_mars_attr.txt   (each attribute against the majority class)"
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass.
 test: install

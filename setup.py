@@ -29,4 +29,5 @@ setup(
         "PyYAML",
     ],
     extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["aitl-reid-train = aitl_reid.train:main"]},
 )

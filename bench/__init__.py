@@ -1,1 +1,1 @@
-"""Benchmarks of aitl-reid against named references, measured in one process (``python bench/run.py``)."""
+"""Benchmarks of aitl-reid against named references, measured in one process (``python -m bench.run`` from the repository root)."""

@@ -11,7 +11,7 @@ from typing import Dict, List
 import torch
 import torch.nn.functional as F
 
-from aitl_reid.data.schema import ID_RELEVANT, get_schema
+from aitl_reid.schema import ID_RELEVANT, get_schema
 from aitl_reid.losses import aitl_loss
 
 from .rows import Row

@@ -3,10 +3,10 @@
 Training steps in fp32, bf16 autocast, channels_last and both (frames/s, peak memory) and
 evaluation extraction (frames/s) with the same modes; fp32 is the reference of each row.
 
-    python bench/gpu.py --device cuda              # the measurement, about a minute on one GPU
-    python bench/gpu.py --device cpu --tiny        # smoke test of this script on a CPU
+    python -m bench.gpu --device cuda              # the measurement, about a minute on one GPU
+    python -m bench.gpu --device cpu --tiny        # smoke test of this script on a CPU
 
-``bench/run.py`` adds these rows itself when CUDA is available.
+``python -m bench.run`` adds these rows itself when CUDA is available.
 """
 from __future__ import annotations
 
@@ -20,13 +20,10 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-if __package__ in (None, ""):  # run as a script: make the repository root importable
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.rows import Row, console_table  # noqa: E402
-from bench.settings import Settings  # noqa: E402
-from bench.timing import Timing  # noqa: E402
-from bench.training import make_setup, random_batch, train_step  # noqa: E402
+from bench.rows import Row, console_table
+from bench.settings import Settings
+from bench.timing import Timing
+from bench.training import make_setup, random_batch, train_step
 
 MODES: Dict[str, Tuple[Optional[torch.dtype], bool]] = {  # name -> (autocast dtype, channels_last)
     "fp32": (None, False),
@@ -165,7 +162,7 @@ def run(settings: Settings, note: str = "") -> List[Row]:
     """The GPU rows when CUDA is available, else one skipped row that says why."""
     if not torch.cuda.is_available():
         reason = "no CUDA device on the benchmarking machine" + (f"; {note}" if note else "")
-        reason += "; run `python bench/gpu.py --device cuda` on a GPU machine"
+        reason += "; run `python -m bench.gpu --device cuda` on a GPU machine"
         return [Row("gpu", "GPU: asta_resnet50 256x128 training (fp32 / bf16 / channels_last) and extraction",
                     "-", "-", skipped=reason)]
     return measure(TINY if settings.quick else FULL, torch.device("cuda"), settings.log)

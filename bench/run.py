@@ -1,8 +1,10 @@
 """Benchmarks of aitl-reid against named references; prints a table and writes BENCHMARKS.md.
 
-    python bench/run.py                      # full run (about half an hour on 2 CPU cores): BENCHMARKS.md
-    python bench/run.py --quick              # small problems (CI, under a minute): a temporary file
-    python bench/run.py --only ranking --only aitl --output /tmp/b.md
+Run from the repository root as a module (``bench`` is a package; ``aitl_reid`` is the installed one):
+
+    python -m bench.run                      # full run (about half an hour on 2 CPU cores): BENCHMARKS.md
+    python -m bench.run --quick              # small problems (CI, under a minute): a temporary file
+    python -m bench.run --only ranking --only aitl --output /tmp/b.md
 
 Benchmarks: ranking, training, extraction, loading, aitl, gpu. Only a full run of all of them
 writes the repository's BENCHMARKS.md by default; anything else writes to --output (default: a
@@ -14,21 +16,19 @@ import argparse
 import shlex
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
 
+import torch
+
+from aitl_reid.progress import progress
+from bench import aitl_loop, extraction, gpu, loading, ranking, training
+from bench.report import render, write_json
+from bench.rows import Row, console_table, format_ratio
+from bench.settings import Settings
+from bench.timing import load_average, machine_info
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-warnings.filterwarnings("ignore", message="Cython evaluation")  # torchreid's import-time notice
-
-import torch  # noqa: E402
-
-from bench import aitl_loop, extraction, gpu, loading, ranking, training  # noqa: E402
-from bench.report import render, write_json  # noqa: E402
-from bench.rows import Row, console_table, format_ratio  # noqa: E402
-from bench.settings import Settings  # noqa: E402
-from bench.timing import load_average, machine_info  # noqa: E402
 
 BENCHMARKS: Dict[str, Callable[[Settings], List[Row]]] = {
     "ranking": ranking.run,
@@ -75,14 +75,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     runs = args.runs or (3 if args.quick else 5)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    command = "python bench/run.py" + "".join(f" {shlex.quote(a)}" for a in (sys.argv[1:] if argv is None else argv))
+    command = "python -m bench.run" + "".join(f" {shlex.quote(a)}" for a in (sys.argv[1:] if argv is None else argv))
     selected = args.only or ALL
     machine, load_before = machine_info(), load_average()
     rows: List[Row] = []
     with tempfile.TemporaryDirectory(prefix="aitl_bench_") as workdir:
         settings = Settings(quick=args.quick, runs=runs, workers=args.workers, workdir=workdir,
                             log=lambda message: print(message, flush=True))
-        for name in [n for n in ALL if n in selected]:
+        for name in progress([n for n in ALL if n in selected], "benchmarks", unit="benchmark"):
             new = gpu.run(settings, args.gpu_note) if name == "gpu" else BENCHMARKS[name](settings)
             for row in new:
                 settings.log(f"  -> {row.name}: {row.skipped or format_ratio(row)}")

@@ -11,7 +11,7 @@ from typing import Dict, Tuple
 from yacs.config import CfgNode
 
 from aitl_reid.config import get_default_config
-from aitl_reid.data.synthetic import generate_synthetic_mars
+from aitl_reid.synthetic import generate_synthetic_mars
 
 _TREES: Dict[Tuple[str, int, int, int], str] = {}
 

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from aitl_reid.data.schema import get_schema
+from aitl_reid.schema import get_schema
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.models import build_model, count_flops
 
@@ -53,7 +53,7 @@ def make_setup(model_name: str, batch: Tuple[torch.Tensor, torch.Tensor, torch.T
     """``loss`` is ``"unified"`` (Eq. 4: CE + triplet + AITL + attribute BCE) or ``"softmax_triplet"``."""
     clips, pids, attrs = batch
     torch.manual_seed(0)
-    model = build_model(model_name, NUM_CLASSES, height=clips.shape[-2], width=clips.shape[-1], schema=SCHEMA,
+    model = build_model(model_name, NUM_CLASSES, pretrained=False, height=clips.shape[-2], width=clips.shape[-1], schema=SCHEMA,
                         **model_kwargs).to(device).train()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from aitl_reid.data.schema import get_schema
+from aitl_reid.schema import get_schema
 
 FRAME_HEIGHT, FRAME_WIDTH = 32, 16
 GREY_STEP = 20  # frame F<n> is a uniform image of grey level GREY_STEP * n

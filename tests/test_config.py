@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from aitl_reid.config import ConfigError, flat_keys, get_default_config, merge_from_file, merge_from_list
 
@@ -59,8 +60,28 @@ def test_odd_override_list_is_an_error():
         merge_from_list(get_default_config(), ["train.lr"])
 
 
+def _leaves(mapping, prefix=""):
+    """(dotted key, value) of every leaf of a YAML mapping, ``_BASE_`` left out."""
+    for name, value in mapping.items():
+        if name == "_BASE_":
+            continue
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", value
+
+
+def _value(cfg, key):
+    for part in key.split("."):
+        cfg = cfg[part]
+    return list(cfg) if isinstance(cfg, tuple) else cfg
+
+
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda p: p.name)
-def test_every_shipped_config_loads(path):
+def test_every_shipped_config_loads_with_its_own_values_winning(path):
     cfg = get_default_config()
     merge_from_file(cfg, str(path))
-    assert cfg.model.name
+    own = list(_leaves(yaml.safe_load(path.read_text()) or {}))
+    assert own, "a config file states at least one setting"
+    differing = [(key, value, _value(cfg, key)) for key, value in own if _value(cfg, key) != value]
+    assert differing == []

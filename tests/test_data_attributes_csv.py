@@ -5,7 +5,7 @@ import pytest
 from aitl_reid.config import get_default_config
 from aitl_reid.data.attributes_csv import read_attribute_csv
 from aitl_reid.data.datamanager import schema_from_config
-from aitl_reid.data.schema import MARS_V1, MARS_V2
+from aitl_reid.schema import MARS_V1, MARS_V2
 
 V2_HEADER = ",".join(MARS_V2.header)
 V2_ROW = "5,2,17," + ",".join(["1"] * 21)  # every class index 1

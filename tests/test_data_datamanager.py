@@ -5,7 +5,7 @@ import torch
 
 from aitl_reid.config import get_default_config
 from aitl_reid.data import DatasetNotFoundError, build_datamanager
-from aitl_reid.data.schema import DUKE_V2, MARS_V2
+from aitl_reid.schema import DUKE_V2, MARS_V2
 from aitl_reid.data.sampling import dense_clip_indices
 
 
@@ -26,7 +26,8 @@ def test_training_batches_hold_p_identities_times_k_clips_with_attributes(tiny_m
     manager = build_datamanager(tiny_config(tiny_mars_root), use_gpu=False)
     torch.manual_seed(0)
     batch = next(iter(manager.train_loader))
-    assert batch["img"].shape == (8, 4, 3, 32, 16) and batch["img"].dtype == torch.float32
+    assert batch["img"].shape == (8, 4, 3, 32, 16) and batch["img"].dtype == torch.uint8  # normalised by the engine
+    assert batch["erase"].shape == (8, 4) and batch["erase"].dtype == torch.long
     assert sorted(Counter(batch["pid"].tolist()).values()) == [2, 2, 2, 2]
     assert batch["attrs"].shape == (8, 21) and batch["attrs"].dtype == torch.long
     assert (manager.num_train_pids, manager.num_train_cams) == (6, 6)

@@ -8,7 +8,7 @@ import pytest
 
 from aitl_reid.data import DatasetNotFoundError
 from aitl_reid.data.duke import DukeMTMCVidReIDAttr
-from aitl_reid.data.schema import DUKE_V2
+from aitl_reid.schema import DUKE_V2
 from aitl_reid.data.transforms import ClipTransform
 
 

@@ -10,11 +10,11 @@ from scipy.io import loadmat, savemat
 from aitl_reid import _torchreid
 from aitl_reid.data import DatasetNotFoundError, FrameReadError, MarsAttr
 from aitl_reid.data.duke import DukeMTMCVidReIDAttr
-from aitl_reid.data.schema import MARS_V1, MARS_V2
+from aitl_reid.schema import MARS_V1, MARS_V2
 from aitl_reid.data.transforms import ClipTransform
 
 GREY_STEP = 20  # tests/conftest.py draws frame F<n> as a uniform grey of level 20 x n
-RAW = ClipTransform(32, 16, norm_mean=(0.0, 0.0, 0.0), norm_std=(1.0, 1.0, 1.0))  # pixels / 255
+RAW = ClipTransform(32, 16)  # resize only: items hold the frames' uint8 pixels
 
 
 def load(root: Path, mode: str = "train", **kwargs) -> MarsAttr:
@@ -22,8 +22,9 @@ def load(root: Path, mode: str = "train", **kwargs) -> MarsAttr:
 
 
 def frame_numbers(clip: torch.Tensor) -> list:
-    """Frame numbers of a clip of uniform grey frames (grey level = GREY_STEP x frame number)."""
-    return (clip[..., 0, 0, 0] * 255 / GREY_STEP).round().long().tolist()
+    """Frame numbers of a uint8 clip of uniform grey frames (grey level = GREY_STEP x frame number)."""
+    assert clip.dtype == torch.uint8
+    return (clip[..., 0, 0, 0].float() / GREY_STEP).round().long().tolist()
 
 
 def expected_attrs(pid: int, schema=MARS_V2) -> tuple:

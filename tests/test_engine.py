@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 from aitl_reid.config import get_default_config
-from aitl_reid.data.schema import MARS_V2
+from aitl_reid.schema import MARS_V2
 from aitl_reid.engine import (AITLEngine, CheckpointError, EpochLog, IterationCap, NonFiniteLossError,
-                              atomic_torch_save, build_scheduler, load_checkpoint, lr_factor_fn, resume)
+                              atomic_torch_save, build_scheduler, load_checkpoint, resume)
+from aitl_reid.engine.diagnostics import EpochMeans
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.models import ReIDOutput
 
@@ -29,7 +30,8 @@ class MeanModel(nn.Module):
 
 
 def make_engine(tmp_path, criterion=None, loader=(), pooling="avg"):
-    datamanager = SimpleNamespace(train_loader=list(loader), test_loader={}, targets=["toy"], sources=["toy"])
+    datamanager = SimpleNamespace(train_loader=list(loader), test_loader={}, targets=["toy"], sources=["toy"],
+                                  attribute_schema=MARS_V2, train_attrs=torch.zeros(4, 21, dtype=torch.long))
     model = MeanModel()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     criterion = criterion or UnifiedLoss(MARS_V2, aitl_enabled=False, attribute_enabled=False)
@@ -42,7 +44,10 @@ def batch(n=4):
     return {"img": torch.randn(n, 2, 3, 4, 2), "pid": torch.tensor([0, 0, 1, 1][:n]), "attrs": torch.zeros(n, 21, dtype=torch.long)}
 
 
-class NaNLoss(nn.Module):
+class NaNLoss(UnifiedLoss):
+    def __init__(self):
+        super().__init__(MARS_V2, aitl_enabled=False, attribute_enabled=False)
+
     def forward(self, output, pids, attrs):
         bad = output.features.sum() * float("nan")
         return bad, {"loss_x": bad.detach()}
@@ -70,12 +75,28 @@ def test_forward_backward_returns_each_term_and_updates_weights(tmp_path):
     assert not torch.equal(engine.model.classifier.weight, before)
 
 
+class ScriptedLoss(UnifiedLoss):
+    """Batch i's loss terms are ``loss_x = SCRIPT[i]`` and ``dvdp = 10 * SCRIPT[i]`` (total = loss_x)."""
+
+    SCRIPT = (1.0, 2.0, 6.0)
+
+    def __init__(self):
+        super().__init__(MARS_V2, aitl_enabled=False, attribute_enabled=False)
+        self.calls = 0
+
+    def forward(self, output, pids, attrs):
+        value = self.SCRIPT[self.calls]
+        self.calls += 1
+        total = output.features.sum() * 0.0 + value
+        return total, {"loss_x": total.detach(), "dvdp": torch.tensor(10.0 * value)}
+
+
 def test_train_epoch_writes_mean_terms_to_metrics_csv(tmp_path):
-    engine = make_engine(tmp_path, loader=[batch(), batch()])
+    engine = make_engine(tmp_path, criterion=ScriptedLoss(), loader=[batch(), batch(), batch()])
     engine.epoch, engine.max_epoch = 0, 1
     engine.train(print_freq=100)
     row = EpochLog(str(tmp_path / "metrics.csv")).get(1)
-    assert {"loss", "loss_x", "dvdp", "lr"} <= set(row)
+    assert (row["loss"], row["loss_x"], row["dvdp"], row["lr"]) == pytest.approx((3.0, 3.0, 30.0, 0.1))
 
 
 def test_checkpoint_stores_plain_numbers_and_resumes(tmp_path):
@@ -144,22 +165,91 @@ def test_iteration_cap_limits_batches_and_length():
     assert len(capped) == 3 and list(capped) == [0, 1, 2]
 
 
+def lr_per_epoch(cfg, epochs):
+    """The lr of each epoch (0-based) when the scheduler steps once per epoch, as torchreid's engine does."""
+    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = build_scheduler(cfg, optimizer)
+    lrs = []
+    for _ in range(epochs):
+        lrs.append(round(optimizer.param_groups[0]["lr"], 6))
+        optimizer.step()
+        scheduler.step()
+    return lrs
+
+
 def test_lr_schedule_warms_up_linearly_then_decays_at_absolute_epochs():
     cfg = get_default_config()
     cfg.train.warmup_epochs, cfg.train.warmup_factor = 4, 0.1
     cfg.train.lr_scheduler, cfg.train.stepsize, cfg.train.gamma = "multi_step", [6, 8], 0.5
-    factor = lr_factor_fn(cfg)
-    assert [round(factor(e), 4) for e in range(10)] == [0.1, 0.325, 0.55, 0.775, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
-    optimizer = torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = build_scheduler(cfg, optimizer)
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
-    optimizer.step()
-    scheduler.step()
-    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.325)
+    assert lr_per_epoch(cfg, 10) == [0.1, 0.325, 0.55, 0.775, 1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_lr_warm_up_multiplies_a_decay_that_starts_inside_it():
+    cfg = get_default_config()
+    cfg.train.warmup_epochs, cfg.train.warmup_factor = 4, 0.2
+    cfg.train.lr_scheduler, cfg.train.stepsize, cfg.train.gamma = "single_step", [2, 9], 0.5
+    # warm-up 0.2, 0.4, 0.6, 0.8, 1 times a halving every stepsize[0] = 2 epochs
+    assert lr_per_epoch(cfg, 7) == [0.2, 0.4, 0.3, 0.4, 0.25, 0.25, 0.125]
+
+
+def test_resumed_schedule_continues_where_it_stopped(tmp_path):
+    cfg = get_default_config()
+    cfg.train.warmup_epochs, cfg.train.warmup_factor = 4, 0.1
+    cfg.train.lr_scheduler, cfg.train.stepsize, cfg.train.gamma = "multi_step", [6, 8], 0.5
+
+    def build():
+        model = nn.Linear(1, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=1.0)
+        return model, optimizer, build_scheduler(cfg, optimizer)
+
+    model, optimizer, scheduler = build()
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    state = {"state_dict": model.state_dict(), "epoch": 3, "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}
+    atomic_torch_save(state, str(tmp_path / "ckpt.pth"))
+    model, optimizer, scheduler = build()
+    assert resume(str(tmp_path / "ckpt.pth"), model, optimizer, scheduler) == 3
+    lrs = []
+    for _ in range(4):
+        lrs.append(round(optimizer.param_groups[0]["lr"], 6))
+        optimizer.step()
+        scheduler.step()
+    assert lrs == [0.775, 1.0, 1.0, 0.5]  # epochs 3-6 of the schedule above
+
+
+def test_cosine_lr_without_warm_up_follows_half_a_cosine_over_max_epoch():
+    cfg = get_default_config()
+    cfg.train.warmup_epochs, cfg.train.lr_scheduler, cfg.train.max_epoch = 0, "cosine", 4
+    assert lr_per_epoch(cfg, 5) == [1.0, 0.853553, 0.5, 0.146447, 0.0]
 
 
 def test_unknown_scheduler_is_rejected():
     cfg = get_default_config()
     cfg.train.lr_scheduler = "poly"
     with pytest.raises(ValueError, match="train.lr_scheduler 'poly'"):
-        lr_factor_fn(cfg)
+        build_scheduler(cfg, torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0))
+
+
+def test_epoch_means_give_prior_losses_and_aitl_agreement_as_ratios_of_sums():
+    stats = EpochMeans({"id_irrelevant": 0.57, "id_relevant": 0.89})
+    stats.add({"loss_attr_id_irrelevant": 0.4, "aitl_agree_id_irrelevant": 3.0, "aitl_chance_id_irrelevant": 2.0,
+               "aitl_anchors_id_irrelevant": 4.0, "attr_train_acc_id_relevant": float("nan")})
+    stats.add({"loss_attr_id_irrelevant": 0.2, "aitl_agree_id_irrelevant": 5.0, "aitl_chance_id_irrelevant": 2.0,
+               "aitl_anchors_id_irrelevant": 6.0, "attr_train_acc_id_relevant": 0.5})
+    means = stats.means()
+    assert means["loss_attr_id_irrelevant"] == pytest.approx(0.3)
+    assert means["prior_attr_id_irrelevant"] == 0.57 and "prior_attr_id_relevant" not in means  # no such loss logged
+    assert means["aitl_agreement_id_irrelevant"] == pytest.approx(8 / 10)
+    assert means["aitl_chance_id_irrelevant"] == pytest.approx(4 / 10)
+    assert means["aitl_anchors_id_irrelevant"] == 10.0  # the epoch's count of informative anchors
+    assert "aitl_agree_id_irrelevant" not in means
+    assert means["attr_train_acc_id_relevant"] == 0.5  # a NaN batch (no label) is left out of the mean
+    stats.reset()
+    assert stats.means() == {}
+
+
+def test_epoch_without_informative_anchors_reports_no_agreement_rate():
+    stats = EpochMeans({})
+    stats.add({"aitl_agree_id_relevant": 0.0, "aitl_chance_id_relevant": 0.0, "aitl_anchors_id_relevant": 0.0})
+    assert stats.means() == {}

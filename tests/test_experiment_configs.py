@@ -49,7 +49,8 @@ def test_config_builds_and_trains_one_batch_on_tiny_data(path, tiny_data_root, t
     model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema)
     criterion = build_unified_loss(cfg, datamanager.attribute_schema)
     batch = next(iter(datamanager.train_loader))
-    total, terms = criterion(model.train()(batch["img"]), batch["pid"], batch["attrs"])
+    clips = datamanager.transform_tr.finish(batch["img"], batch["erase"])  # as the engine does on arrival
+    total, terms = criterion(model.train()(clips), batch["pid"], batch["attrs"])
 
     assert torch.isfinite(total)
     intra_terms = {name for name in terms if name.startswith(("loss_aitl_", "loss_itl"))}

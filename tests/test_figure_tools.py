@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from aitl_reid.engine import EpochLog
-from aitl_reid.viz.cli import int_list, run_cli
+from aitl_reid.launch import run_cli
+from aitl_reid.viz.cli import int_list
 from aitl_reid.viz.curves import read_epoch_series
 from aitl_reid.viz.flops_map import final_map
 from aitl_reid.viz.frames import overlay_heatmap
@@ -166,3 +167,15 @@ def test_overlay_heatmap_upsamples_and_blends_half_and_half():
 
 def test_int_list_parses_comma_separated_ids():
     assert int_list("3,7, 12") == [3, 7, 12]
+
+
+def test_loss_balance_prints_each_terms_backbone_gradient_for_both_attribute_forms(tiny_mars_root, tmp_path, capsys):
+    args = ["--config-file", SYNTHETIC_CONFIG, "--batches", "1", *tiny_overrides(tiny_mars_root, tmp_path / "run")]
+    assert tool_main("loss_balance")(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("term"))
+    assert lines[header].split() == ["term", "bce", "softmax"]
+    rows = {line.split()[0]: [float(v) for v in line.split()[1:]] for line in lines[header + 1:header + 6]}
+    assert set(rows) == {"loss_x", "loss_t", "loss_aitl_id_relevant", "loss_aitl_id_irrelevant", "loss_attr"}
+    assert rows["loss_x"][0] == rows["loss_x"][1] > 0  # same seed: same weights and batches for both forms
+    assert all(v > 0 for v in rows["loss_attr"])

@@ -1,10 +1,10 @@
-"""Masked attribute BCE: missing labels (-1) never count, an all-missing batch gives 0."""
+"""Masked attribute BCE (loss.attribute.type bce): missing labels (-1) never count, an all-missing batch gives 0."""
 import math
 
 import pytest
 import torch
 
-from aitl_reid.data.schema import AttributeSchema
+from aitl_reid.schema import AttributeSchema
 from aitl_reid.losses import AttributeLoss, attribute_loss, attribute_loss_per_stream
 
 # id_relevant: color (3 classes) + bag (2) = 5 units; id_irrelevant: pose (2) = 2 units
@@ -14,17 +14,17 @@ TINY = AttributeSchema("tiny", ("color", "bag", "pose"), (3, 2, 2), ("id_relevan
 def test_zero_logits_give_log2_per_stream_summed_over_streams():
     logits = {"id_relevant": torch.zeros(2, 5), "id_irrelevant": torch.zeros(2, 2)}
     attrs = torch.tensor([[0, 1, 1], [2, 0, 0]])
-    per_stream = attribute_loss_per_stream(logits, attrs, TINY)
+    per_stream = attribute_loss_per_stream(logits, attrs, TINY, "bce")
     assert per_stream["id_relevant"].item() == pytest.approx(math.log(2), abs=1e-6)
     assert per_stream["id_irrelevant"].item() == pytest.approx(math.log(2), abs=1e-6)
-    assert attribute_loss(logits, attrs, TINY).item() == pytest.approx(2 * math.log(2), abs=1e-6)
+    assert attribute_loss(logits, attrs, TINY, "bce").item() == pytest.approx(2 * math.log(2), abs=1e-6)
 
 
 def test_mean_over_valid_units_hand_case():
     # pose = class 1: unit 0 (target 0, logit 0) -> ln 2; unit 1 (target 1, logit ln 3) -> -ln .75
     logits = {"id_irrelevant": torch.tensor([[0.0, math.log(3.0)]])}
     expected = (math.log(2) - math.log(0.75)) / 2
-    assert attribute_loss(logits, torch.tensor([[0, 0, 1]]), TINY).item() == pytest.approx(expected, abs=1e-6)
+    assert attribute_loss(logits, torch.tensor([[0, 0, 1]]), TINY, "bce").item() == pytest.approx(expected, abs=1e-6)
 
 
 def test_missing_label_row_contributes_nothing():
@@ -32,20 +32,20 @@ def test_missing_label_row_contributes_nothing():
     logits = torch.zeros(2, 5)
     logits[1, :3] = 50.0
     attrs = torch.tensor([[0, 1, 0], [-1, 0, 0]])
-    loss = attribute_loss({"id_relevant": logits}, attrs, TINY)
+    loss = attribute_loss({"id_relevant": logits}, attrs, TINY, "bce")
     assert loss.item() == pytest.approx(math.log(2), abs=1e-6)  # 7 valid units, each ln 2
 
 
 def test_missing_label_is_not_trained_as_class_zero():
     logits = torch.zeros(1, 5, requires_grad=True)
-    attribute_loss({"id_relevant": logits}, torch.tensor([[-1, 1, 0]]), TINY).backward()
+    attribute_loss({"id_relevant": logits}, torch.tensor([[-1, 1, 0]]), TINY, "bce").backward()
     assert logits.grad[0, :3].tolist() == [0.0, 0.0, 0.0]
     assert logits.grad[0, 3] > 0 and logits.grad[0, 4] < 0  # bag = class 1 pushes unit 4 up
 
 
 def test_all_missing_batch_gives_zero_not_nan_with_finite_gradient():
     logits = {"id_relevant": torch.randn(3, 5, requires_grad=True), "id_irrelevant": torch.randn(3, 2, requires_grad=True)}
-    loss = attribute_loss(logits, torch.full((3, 3), -1), TINY)
+    loss = attribute_loss(logits, torch.full((3, 3), -1), TINY, "bce")
     loss.backward()
     assert loss.item() == 0.0
     assert torch.equal(logits["id_relevant"].grad, torch.zeros(3, 5))
@@ -54,7 +54,8 @@ def test_all_missing_batch_gives_zero_not_nan_with_finite_gradient():
 def test_module_matches_function():
     logits = {"id_relevant": torch.randn(2, 5)}
     attrs = torch.tensor([[1, 0, 1], [2, -1, 0]])
-    assert AttributeLoss(TINY)(logits, attrs) == attribute_loss(logits, attrs, TINY)
+    assert AttributeLoss(TINY, "bce")(logits, attrs) == attribute_loss(logits, attrs, TINY, "bce")
+    assert AttributeLoss(TINY)(logits, attrs) == attribute_loss(logits, attrs, TINY, "softmax")  # the default
 
 
 def test_wrong_shapes_and_streams_raise_clear_errors():

@@ -5,7 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from aitl_reid.losses import AITLLoss, ITLLoss, aitl_loss, dvdp, itl_loss, select_far_near
+from aitl_reid.losses import (
+    AITLLoss, ITLLoss, aitl_loss, dvdp, itl_loss, select_far_near, selection_agreement, true_attribute_distance,
+)
 
 # Identity 0 has four tracklets, identity 1 two, identity 2 one. Feature cosine distances (FD) within
 # identity 0, from unit vectors e0, (.6,.8), e1, (.8,.6):
@@ -207,3 +209,25 @@ def test_zero_feature_vector_gives_finite_loss():
     loss = itl_loss(features, torch.tensor([0, 0, 0]))
     loss.backward()
     assert math.isfinite(loss.item()) and torch.isfinite(features.grad).all()
+
+
+def test_true_attribute_distance_counts_differing_labels_over_those_annotated_in_both():
+    labels = torch.tensor([[0, 1, 2], [0, 2, -1], [-1, -1, -1]])
+    dist = true_attribute_distance(labels)
+    assert dist[0, 1].item() == pytest.approx(1 / 2)  # columns 0 and 1 annotated in both; column 1 differs
+    assert dist[0, 0].item() == 0.0 and dist[0, 2].item() == 0.0  # nothing in common: 0, never NaN
+
+
+def test_selection_agreement_hand_case_with_ties_and_uninformative_anchors():
+    # identity 0: tracklets 0-3; true distances from anchor 0: to 1 -> 1, to 2 -> 1, to 3 -> 0 (two tied farthest)
+    # identity 1: tracklets 4-5 with equal true attributes: no informative anchor
+    true = torch.tensor([[0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 0, 1], [0, 1, 1, 0]], dtype=torch.float64)
+    true = torch.block_diag(true, torch.zeros(2, 2, dtype=torch.float64))
+    pids = torch.tensor([0, 0, 0, 0, 1, 1])
+    # predicted distances: anchor 0 picks 3 (wrong), anchor 1 picks 3 (right), anchor 2 picks 0 (right), anchor 3 picks 1 (right)
+    predicted = torch.zeros(6, 6)
+    for anchor, far in ((0, 3), (1, 3), (2, 0), (3, 1), (4, 5), (5, 4)):
+        predicted[anchor, far] = 1.0
+    agree, chance, anchors = selection_agreement(predicted, true, pids)
+    assert (agree, anchors) == (3.0, 4.0)
+    assert chance == pytest.approx(4 * (2 / 3))  # each informative anchor: 2 of its 3 candidates are truly farthest

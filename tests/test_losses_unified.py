@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from aitl_reid.config import get_default_config
-from aitl_reid.data.schema import AttributeSchema
+from aitl_reid.schema import AttributeSchema
 from aitl_reid.losses import (
     UnifiedLoss, aitl_loss, attribute_loss, batch_hard_triplet_loss, build_unified_loss,
     cross_entropy_label_smooth, dvdp, itl_loss,
@@ -26,21 +26,24 @@ def _output(streams=("id_relevant", "id_irrelevant"), seed=0):
 def test_default_terms_have_stable_names_and_sum_to_the_total():
     out = _output()
     total, terms = UnifiedLoss(TINY)(out, PIDS, ATTRS)
-    assert list(terms) == ["loss_x", "loss_t", "loss_aitl_id_relevant", "loss_aitl_id_irrelevant", "loss_attr", "dvdp"]
+    assert list(terms) == ["loss_x", "loss_t", "loss_aitl_id_relevant", "loss_aitl_id_irrelevant", "loss_attr",
+                           "loss_attr_id_relevant", "loss_attr_id_irrelevant", "dvdp"]
     assert all(not t.requires_grad for t in terms.values())
-    expected = sum(v for k, v in terms.items() if k != "dvdp")
+    per_stream = terms["loss_attr_id_relevant"] + terms["loss_attr_id_irrelevant"]
+    assert terms["loss_attr"].item() == pytest.approx(per_stream.item(), abs=1e-6)
+    expected = sum(v for k, v in terms.items() if k in ("loss_x", "loss_t", "loss_attr") or k.startswith("loss_aitl"))
     assert total.item() == pytest.approx(expected.item(), abs=1e-6)
     assert terms["dvdp"].item() > 0  # logged but not in the total
 
 
 def test_terms_equal_the_standalone_losses():
     out = _output()
-    _, terms = UnifiedLoss(TINY)(out, PIDS, ATTRS)
+    _, terms = UnifiedLoss(TINY, attribute_form="bce")(out, PIDS, ATTRS)
     assert terms["loss_x"] == cross_entropy_label_smooth(out.logits, PIDS, 0.1)
     assert terms["loss_t"] == batch_hard_triplet_loss(out.features, PIDS, 0.3)
     rel = aitl_loss(out.features, PIDS, torch.sigmoid(out.attr_logits["id_relevant"]))
     assert terms["loss_aitl_id_relevant"] == rel
-    assert terms["loss_attr"] == attribute_loss(out.attr_logits, ATTRS, TINY)
+    assert terms["loss_attr"] == attribute_loss(out.attr_logits, ATTRS, TINY, "bce")
     assert terms["dvdp"] == dvdp(out.features, PIDS)
 
 
@@ -125,3 +128,18 @@ def test_bad_switch_values_raise():
         UnifiedLoss(TINY, attribute_input="probs")
     with pytest.raises(ValueError, match="unknown distance"):
         UnifiedLoss(TINY, triplet_distance="l2")
+
+
+def test_softmax_form_selects_aitl_positives_by_per_attribute_class_probabilities():
+    out = _output()
+    _, terms = UnifiedLoss(TINY)(out, PIDS, ATTRS)  # the default form: softmax
+    logits = out.attr_logits["id_relevant"]
+    probs = torch.cat([logits[:, :3].softmax(1), logits[:, 3:].softmax(1)], 1)  # colour block, bag block
+    assert terms["loss_aitl_id_relevant"] == aitl_loss(out.features, PIDS, probs)
+    assert terms["loss_attr"] == attribute_loss(out.attr_logits, ATTRS, TINY, "softmax")
+
+
+def test_config_and_code_share_the_attribute_loss_default():
+    from aitl_reid.losses.attribute import DEFAULT_ATTRIBUTE_LOSS
+
+    assert get_default_config().loss.attribute.type == DEFAULT_ATTRIBUTE_LOSS

@@ -1,30 +1,81 @@
-"""tools/main.py as a user meets it: missing data and bad config keys end cleanly with status 2."""
+"""The trainer as a user meets it, through both entries (``tools/main.py`` in a checkout and
+``python -m aitl_reid.train`` from the installed package): missing data and bad config keys end
+cleanly with status 2, and both entries say the same."""
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from aitl_reid.experiments import TABLE1_VARIANTS, AblationPlan
+
 REPO = Path(__file__).resolve().parents[1]
-MAIN = REPO / "tools" / "main.py"
+MARS_CONFIG = str(REPO / "configs" / "asta_aitl_mars.yaml")
+ENTRIES = {"tools/main.py": [str(REPO / "tools" / "main.py")], "python -m aitl_reid.train": ["-m", "aitl_reid.train"]}
 
 
-def run_main(*args, cwd=REPO, timeout=120):
+def run_command(command, cwd=REPO, timeout=120):
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    return subprocess.run([sys.executable, str(MAIN), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def test_missing_mars_exits_2_naming_paths_without_traceback(tmp_path):
-    result = run_main("--config-file", str(REPO / "configs" / "asta_aitl_mars.yaml"),
+def run_main(entry, *args, cwd=REPO):
+    return run_command([sys.executable, *ENTRIES[entry], *args], cwd=cwd)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_missing_mars_exits_2_naming_paths_without_traceback(entry, tmp_path):
+    result = run_main(entry, "--config-file", MARS_CONFIG,
                       "data.root", str(tmp_path / "nowhere"), "data.save_dir", str(tmp_path / "log"))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert str(tmp_path / "nowhere") in result.stderr
     assert "datasets/README.md" in result.stderr and "synthetic" in result.stderr
+    assert (tmp_path / "log" / "log.txt").read_text().startswith("Show configuration")
 
 
-def test_unknown_key_exits_2_with_suggestion(tmp_path):
-    result = run_main("--config-file", str(REPO / "configs" / "asta_aitl_mars.yaml"), "train.lrr", "0.1")
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_unknown_key_exits_2_with_suggestion(entry):
+    result = run_main(entry, "--config-file", MARS_CONFIG, "train.lrr", "0.1")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "did you mean 'train.lr'" in result.stderr
+
+
+def test_both_entries_print_the_same(tmp_path):
+    outputs = []
+    for entry in ENTRIES:
+        result = run_main(entry, "--config-file", MARS_CONFIG, "data.root", str(tmp_path / "nowhere"),
+                          "data.save_dir", str(tmp_path / "log"))
+        outputs.append((result.returncode, result.stderr))
+    assert outputs[0] == outputs[1]
+
+
+def test_ablation_runs_the_installed_trainer_outside_the_repository(tmp_path):
+    plan = AblationPlan(MARS_CONFIG, ("data.root", str(tmp_path / "nowhere")), TABLE1_VARIANTS[:1], (1,), str(tmp_path / "runs"))
+    command = plan.command(TABLE1_VARIANTS[0], 1)
+    assert command[1:3] == ["-m", "aitl_reid.train"] and not any("tools" in part for part in command)
+    result = run_command(command, cwd=tmp_path)  # no tools/ here: the package alone must run it
+    assert result.returncode == 2, result.stderr
+    assert str(tmp_path / "nowhere") in result.stderr and "Traceback" not in result.stderr
+
+
+def test_installed_console_script_is_the_trainer():
+    from importlib.metadata import entry_points
+
+    import aitl_reid.train
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "aitl-reid-train"]
+    assert script.load() is aitl_reid.train.main
+
+
+def test_a_finished_run_of_the_old_script_entry_is_reused(tmp_path):
+    from aitl_reid.experiments.ablation import train_once
+
+    args = ["--config-file", MARS_CONFIG, "train.seed", "1"]
+    (tmp_path / "run.json").write_text(json.dumps({"command": ["/usr/bin/python3", "/repo/tools/main.py", *args],
+                                                   "returncode": 0, "seconds": 12.0}))
+    record = train_once([sys.executable, "-m", "aitl_reid.train", *args], str(tmp_path), reuse=True)
+    assert record.reused and record.seconds == 12.0

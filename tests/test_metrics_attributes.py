@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from aitl_reid.data.schema import AttributeSchema
+from aitl_reid.schema import AttributeSchema
 from aitl_reid.metrics import attribute_recognition_metrics
 
 TINY = AttributeSchema("tiny", ("color", "bag", "pose"), (3, 2, 2), ("id_relevant", "id_relevant", "id_irrelevant"), ("p", "c", "t"))
@@ -68,3 +68,22 @@ def test_only_the_given_streams_are_scored():
 def test_wrong_logit_width_raises():
     with pytest.raises(ValueError, match=r"attr_logits\['id_relevant'\] must be \[1, 5\]"):
         attribute_recognition_metrics({"id_relevant": torch.zeros(1, 4)}, torch.tensor([[0, 0, 0]]), TINY)
+
+
+def test_majority_baseline_from_training_labels_beside_each_score():
+    from aitl_reid.metrics import majority_classes
+
+    train = torch.tensor([[1, 0, 1], [1, 0, 1], [2, 1, -1], [0, 0, 1]])
+    majority = majority_classes(train, TINY)
+    assert majority.tolist() == [1, 0, 1]
+    # test labels: color [1, 0, 1, 2] -> majority (class 1) accuracy 1/2, macro F1 over classes {0,1,2}: (0 + 2/3 + 0) / 3
+    logits = _logits_for([1, 0, 1, 2], [0, 0, 0, 0], [1, 1, 1, 1])
+    attrs = torch.tensor([[1, 0, 1], [0, 0, 1], [1, 1, 0], [2, 0, 1]])
+    report = attribute_recognition_metrics(logits, attrs, TINY, majority)
+    color = report.scores[0]
+    assert (color.accuracy, color.majority_accuracy) == (1.0, 0.5)
+    assert color.majority_f1 == pytest.approx((2 / 3) / 3)
+    assert report.majority_mean("id_irrelevant")[0] == pytest.approx(0.75)
+    assert "maj%" in report.format_table()
+    assert report.as_dict()["attr/majority_accuracy"] == pytest.approx((0.5 + 0.75 + 0.75) / 3)
+    assert math.isnan(attribute_recognition_metrics(logits, attrs, TINY).scores[0].majority_accuracy)

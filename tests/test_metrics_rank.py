@@ -92,6 +92,77 @@ def test_mismatched_lengths_raise():
         evaluate_rank(np.zeros((2, 3)), np.array([1, 2]), np.array([1, 2]), np.array([0, 0]), np.array([0, 0, 0]))
 
 
+def _count_sorted_rows(monkeypatch):
+    """Record how many rows go to the sorting fallback (ties that torchreid's sort decides)."""
+    rows = []
+    original = rank_module._rank_by_sorting
+
+    def counting(dist, *args):
+        rows.append(dist.shape[0])
+        return original(dist, *args)
+
+    monkeypatch.setattr(rank_module, "_rank_by_sorting", counting)
+    return rows
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_identical_to_torchreid_when_matches_tie_with_other_identities(dtype):
+    # three distinct distances over 400 items: every row is full of match / non-match ties,
+    # which torchreid's unstable np.argsort orders in its own way
+    rng = np.random.default_rng(9)
+    dist = rng.integers(0, 3, (60, 400)).astype(dtype)
+    case = (dist, rng.integers(0, 12, 60), rng.integers(0, 12, 400), rng.integers(0, 3, 60), rng.integers(0, 3, 400))
+    ref_cmc, ref_map = _torchreid_rank(*case, max_rank=50)
+    cmc, mAP = evaluate_rank(*case, max_rank=50)
+    assert np.array_equal(cmc, ref_cmc)
+    assert mAP == pytest.approx(ref_map, abs=1e-12)
+
+
+def test_only_rows_where_a_match_ties_another_identity_are_sorted(monkeypatch):
+    sorted_rows = _count_sorted_rows(monkeypatch)
+    dist = np.array([[0.1, 0.5, 0.5, 0.9],    # match g1 ties non-match g2: sorted
+                     [0.1, 0.5, 0.7, 0.9],    # no tie: counted
+                     [0.5, 0.5, 0.3, 0.5]], dtype=np.float32)  # g0/g1 (match/junk) tie, g3 match ties g0: counted
+    q_pids, g_pids = np.array([1, 1, 1]), np.array([1, 1, 2, 1])
+    q_cams, g_cams = np.array([0, 0, 0]), np.array([0, 1, 1, 1])  # g0 is junk for every query
+    ref = _torchreid_rank(dist, q_pids, g_pids, q_cams, g_cams, 3)
+    cmc, mAP = evaluate_rank(dist, q_pids, g_pids, q_cams, g_cams, 3)
+    assert sorted_rows == [1]
+    assert np.array_equal(cmc, ref[0]) and mAP == pytest.approx(ref[1], abs=1e-12)
+    # by hand: row 1 ranks its matches 1st and 3rd, row 2 ranks g2 first and its matches 2nd and 3rd;
+    # row 0 ranks g1 1st or 2nd (its tie with g2, as torchreid's sort orders it) and g3 3rd
+    untied = (1 + 2 / 3) / 2 + (1 / 2 + 2 / 3) / 2
+    assert mAP in (pytest.approx((untied + (1 + 2 / 3) / 2) / 3), pytest.approx((untied + (1 / 2 + 2 / 3) / 2) / 3))
+    assert cmc[0] in (pytest.approx(2 / 3), pytest.approx(1 / 3))
+
+
+def test_untied_rows_never_sort(monkeypatch):
+    sorted_rows = _count_sorted_rows(monkeypatch)
+    case = _random_case(10, 50, 300, 20, 3, dtype=np.float64)
+    assert len(np.unique(case[0])) == case[0].size  # continuous random distances: no ties at all
+    ref = _torchreid_rank(*case, max_rank=20)
+    cmc, mAP = evaluate_rank(*case, max_rank=20)
+    assert sorted_rows == [] and np.array_equal(cmc, ref[0]) and mAP == pytest.approx(ref[1], abs=1e-12)
+
+
+def test_nan_distances_rank_as_torchreids_sort_puts_them_last():
+    case = _random_case(11, 30, 120, 10, 3)
+    dist = case[0].copy()
+    dist[0, :5] = np.nan  # whatever identities: some matches, some not
+    dist[3, 40:60] = np.nan
+    ref = _torchreid_rank(dist, *case[1:], max_rank=10)
+    cmc, mAP = evaluate_rank(dist, *case[1:], max_rank=10)
+    assert np.array_equal(cmc, ref[0]) and mAP == pytest.approx(ref[1], abs=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensors_give_the_cpu_result():
+    case = _random_case(12, 200, 1000, 30, 3, ties=True)
+    expected = evaluate_rank(*case, max_rank=50)
+    cmc, mAP = evaluate_rank(*(torch.from_numpy(np.ascontiguousarray(a)).cuda() for a in case), max_rank=50)
+    assert np.array_equal(cmc, expected[0]) and mAP == pytest.approx(expected[1], abs=1e-12)
+
+
 @pytest.mark.slow
 def test_identical_to_torchreid_at_mars_size():
     # MARS test split: 1980 queries, 9330 gallery tracklets (junk dropped), 6 cameras; ~15 s in torchreid

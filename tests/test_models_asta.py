@@ -4,7 +4,7 @@ import torch
 
 import aitl_reid
 from aitl_reid import _torchreid
-from aitl_reid.data.schema import DEFAULT_SCHEMA, MARS_V1
+from aitl_reid.schema import DEFAULT_SCHEMA, MARS_V1
 from aitl_reid.models import ASTA, PRETRAINED_DIR_ENV, PretrainedWeightsNotFound, ReIDOutput, TemporalPooling, build_model
 
 H, W = 64, 32  # 4 x 2 feature maps
@@ -13,7 +13,7 @@ CLASSES = 5
 
 def tiny(name, **kwargs):
     torch.manual_seed(0)
-    return build_model(name, CLASSES, height=H, width=W, **kwargs)
+    return build_model(name, CLASSES, pretrained=False, height=H, width=W, **kwargs)
 
 
 def clips(batch=2, frames=3):
@@ -96,12 +96,16 @@ def test_stream_width_sets_the_size_preserving_conv_channels():
 def test_reordering_frames_changes_asta_attention_but_not_the_baseline_feature():
     order = [2, 0, 3, 1]
     x = clips(batch=1, frames=4)
-    asta = tiny("asta_resnet18").eval()
+    asta = tiny("asta_resnet18", temporal_init="default").eval()  # a random temporal conv mixes frames from the start
+    starts_frame_wise = tiny("asta_resnet18", temporal_init="identity").eval()
     tp = tiny("tp_resnet18").eval()
     with torch.no_grad():
         attention = asta(x, full_output=True).attention["id_relevant"]
         reordered = asta(x[:, order], full_output=True).attention["id_relevant"]
         assert not torch.allclose(reordered, attention[:, order], atol=1e-4)
+        attention = starts_frame_wise(x, full_output=True).attention["id_relevant"]
+        reordered = starts_frame_wise(x[:, order], full_output=True).attention["id_relevant"]
+        assert torch.allclose(reordered, attention[:, order], atol=1e-5)  # identity init: no mixing until trained
         assert torch.allclose(tp(x[:, order]), tp(x), atol=1e-5)
 
 
@@ -147,8 +151,9 @@ def test_without_reid_stream_the_feature_is_only_the_attention_weighted_copies()
     out = model.train()(clips())
     assert out.features.shape == (2, 512)
     maps = model.backbone(clips())
-    expected = (maps * out.attention["id_relevant"].unsqueeze(2)).mean(dim=(1, 3, 4))
-    torch.testing.assert_close(out.features, expected)
+    attention = out.attention["id_relevant"]
+    expected = (maps * attention.unsqueeze(2)).sum(dim=(1, 3, 4)) / attention.sum(dim=(1, 2, 3)).unsqueeze(1)
+    torch.testing.assert_close(out.features, expected)  # the default pooling: attention-weighted mean
 
 
 @pytest.mark.parametrize("options", [dict(fuse_attention=False), dict(id_relevant_stream=False, id_irrelevant_stream=False),

@@ -1,9 +1,16 @@
-"""Building models by name and from the config."""
-import pytest
+"""Building models by name (one door, through the registry) and from the config."""
+import inspect
 
+import pytest
+import torch
+
+import aitl_reid
+from aitl_reid import _torchreid
 from aitl_reid.config import get_default_config
-from aitl_reid.data.schema import DUKE_V2
-from aitl_reid.models import ASTA, TemporalPooling, build_model, build_model_from_config
+from aitl_reid.models import (PRETRAINED_DIR_ENV, ASTA, PretrainedWeightsNotFound, TemporalPooling, build_asta, build_model,
+                              build_model_from_config, build_temporal_pooling)
+from aitl_reid.registry import PRETRAINED_DEFAULT
+from aitl_reid.schema import DUKE_V2
 
 
 def small_config(name):
@@ -46,7 +53,7 @@ def test_config_with_pretrained_path_loads_it(tmp_path):
 
 
 def test_any_spatial_torchreid_backbone_builds_by_name():
-    model = build_model("asta_osnet_x0_25", 3, height=64, width=32)
+    model = build_model("asta_osnet_x0_25", 3, pretrained=False, height=64, width=32)
     assert model.feature_dim == 3 * 128
 
 
@@ -54,3 +61,41 @@ def test_any_spatial_torchreid_backbone_builds_by_name():
 def test_unknown_model_names_list_the_registered_ones(name):
     with pytest.raises(ValueError, match="asta_<backbone> or tp_<backbone>.*asta_resnet50"):
         build_model(name, 3)
+
+
+def _signature_default(fn, name="pretrained"):
+    return inspect.signature(fn).parameters[name].default
+
+
+@pytest.mark.parametrize("name", aitl_reid.list_models())
+def test_every_registered_name_builds_through_build_model_as_torchreid_builds_it(name):
+    torch.manual_seed(0)
+    ours = build_model(name, 3, pretrained=False)
+    torch.manual_seed(0)
+    theirs = _torchreid.models.build_model(name, 3, pretrained=False)
+    family = {"asta": ASTA, "tp": TemporalPooling}[name.split("_")[0]]
+    assert type(ours) is type(theirs) is family
+    ours_state, theirs_state = ours.state_dict(), theirs.state_dict()
+    assert list(ours_state) == list(theirs_state)
+    assert all(torch.equal(ours_state[k], theirs_state[k]) for k in ours_state)
+
+
+@pytest.mark.parametrize("name, family, backbone, channels", [
+    ("asta_osnet_x0_25", ASTA, "osnet_x0_25", 128), ("tp_osnet_x0_25", TemporalPooling, "osnet_x0_25", 128),
+    ("asta_resnet34", ASTA, "resnet34", 512), ("tp_shufflenet_v2_x0_5", TemporalPooling, "shufflenet_v2_x0_5", 1024),
+])
+def test_unregistered_backbones_build_by_the_family_rule(name, family, backbone, channels):
+    assert not aitl_reid.registry.is_model(name)
+    model = build_model(name, 3, pretrained=False, height=64, width=32)
+    assert type(model) is family and model.backbone.name == backbone and model.backbone.out_channels == channels
+
+
+def test_one_pretrained_default_for_every_door(monkeypatch):
+    defaults = {_signature_default(_torchreid.models.build_model), _signature_default(build_model), PRETRAINED_DEFAULT}
+    defaults |= {_signature_default(aitl_reid.registry.model_entrypoint(n)) for n in aitl_reid.list_models()}
+    defaults |= {_signature_default(fn) for fn in (build_asta, build_temporal_pooling)}
+    assert defaults == {True}
+    monkeypatch.delenv(PRETRAINED_DIR_ENV, raising=False)
+    for build in (build_model, _torchreid.models.build_model):  # the default asks both doors for local weights
+        with pytest.raises(PretrainedWeightsNotFound):
+            build("tp_resnet18", 3)

@@ -51,6 +51,7 @@ for module in ("aitl_reid.data.mars", "aitl_reid.data.duke", "aitl_reid.models.a
     importlib.reload(importlib.import_module(module))
 importlib.reload(aitl_reid)
 assert _torchreid.video_dataset_registry()["mars_attr"] is importlib.import_module("aitl_reid.data.mars").MarsAttr
+assert "asta_resnet50" in registry.list_models("asta_*")
 assert registry.list_models("asta_*") == sorted(n for n in _torchreid.model_factory() if n.startswith("asta_"))
 print("ok")
 """
@@ -59,5 +60,8 @@ print("ok")
 
 
 def test_list_models_filters_with_wildcards():
-    assert registry.list_models("tp_*") == sorted(n for n in registry.list_models() if n.startswith("tp_"))
+    assert registry.list_models("*_resnet50") == ["asta_resnet50", "tp_resnet50"]
+    baselines = registry.list_models("tp_*")
+    assert {"tp_resnet18", "tp_resnet50", "tp_resnet50_ibn_a", "tp_osnet_x1_0"} <= set(baselines)
+    assert [n for n in baselines if not n.startswith("tp_")] == []
     assert registry.is_model("asta_resnet50") and not registry.is_model("resnet50")

@@ -1,45 +1,54 @@
 """Print GFLOPs per clip and parameters of aitl_reid models (the numbers behind docs/MODELS.md).
 
-Example:
     python tools/count_flops.py asta_resnet50 tp_resnet50 --height 256 --width 128 --seq-len 4
+    python tools/count_flops.py --config-file configs/asta_aitl_mars.yaml    # the config's model and sizes
+
+Each model is built as the config describes it (the defaults without --config-file), with the name,
+sizes and stream width given here replacing the config's; weights are never loaded. Bad input
+(config, model name) ends with its message and status 2.
 """
 from __future__ import annotations
 
 import argparse
-import warnings
+import sys
 from typing import List, Optional
 
-# torchreid warns at import that its Cython ranking is missing; irrelevant for counting FLOPs.
-warnings.filterwarnings("ignore", message="Cython evaluation")
-
-from aitl_reid.models import build_model, count_flops, split_model_name  # noqa: E402
+from aitl_reid.launch import load_config, run_cli
+from aitl_reid.viz.flops_map import config_cost
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", help="model names, e.g. asta_resnet50 tp_resnet50 (any asta_<backbone>/tp_<backbone>)")
-    parser.add_argument("--height", type=int, default=256, help="frame height")
-    parser.add_argument("--width", type=int, default=128, help="frame width")
-    parser.add_argument("--seq-len", type=int, default=4, help="frames per clip (T)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("models", nargs="*", help="model names, e.g. asta_resnet50 tp_resnet50 (default: the config's model.name)")
+    parser.add_argument("--config-file", default="", help="YAML config: model.* settings, data.height/width, video.seq_len")
+    parser.add_argument("--height", type=int, default=0, help="frame height (default: the config's data.height)")
+    parser.add_argument("--width", type=int, default=0, help="frame width (default: the config's data.width)")
+    parser.add_argument("--seq-len", type=int, default=0, help="frames per clip T (default: the config's video.seq_len)")
     parser.add_argument("--num-classes", type=int, default=625, help="identities of the classifier (MARS: 625)")
-    parser.add_argument("--stream-width", type=int, default=0, help="ASTA stream conv width (0 = backbone width)")
+    parser.add_argument("--stream-width", type=int, default=-1,
+                        help="ASTA stream conv width, 0 = backbone width (default: the config's model.asta.stream_width)")
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> None:
+def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    print(f"input {args.height}x{args.width}, T={args.seq_len}, {args.num_classes} identities; "
+    cfg = load_config(args.config_file, freeze=False)
+    cfg.data.height = args.height or cfg.data.height
+    cfg.data.width = args.width or cfg.data.width
+    cfg.video.seq_len = args.seq_len or cfg.video.seq_len
+    if args.stream_width >= 0:
+        cfg.model.asta.stream_width = args.stream_width
+    print(f"input {cfg.data.height}x{cfg.data.width}, T={cfg.video.seq_len}, {args.num_classes} identities; "
           "FLOPs from torch.utils.flop_counter (1 multiply-add = 2 FLOPs)")
     print("| model | stream width | GFLOPs / clip | GMACs / clip | params (M) |")
     print("| --- | --- | --- | --- | --- |")
-    for name in args.models:
-        is_asta = split_model_name(name)[0] == "asta"
-        extra = {"stream_width": args.stream_width} if is_asta else {}
-        model = build_model(name, args.num_classes, height=args.height, width=args.width, **extra)
-        cost = count_flops(model, args.height, args.width, args.seq_len)
-        width = (args.stream_width or "backbone") if is_asta else "-"
+    for name in args.models or [cfg.model.name]:
+        cfg.model.name = name
+        cost = config_cost(cfg, args.num_classes)
+        width = (cfg.model.asta.stream_width or "backbone") if name.startswith("asta_") else "-"
         print(f"| {name} | {width} | {cost.gflops:.2f} | {cost.gmacs:.2f} | {cost.params / 1e6:.2f} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_cli(main))

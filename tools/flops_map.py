@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from typing import List, Optional
 
-# torchreid warns at import that its Cython ranking is missing; irrelevant for plotting.
-warnings.filterwarnings("ignore", message="Cython evaluation")
-
-from aitl_reid.viz.cli import run_cli  # noqa: E402
-from aitl_reid.viz.flops_map import RunPoint, config_gflops, final_map, plot_flops_map  # noqa: E402
-from aitl_reid.viz.run import load_config, metrics_csv  # noqa: E402
+from aitl_reid.launch import load_config, run_cli
+from aitl_reid.viz.flops_map import RunPoint, config_gflops, final_map, plot_flops_map
+from aitl_reid.viz.run import metrics_csv
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -12,38 +12,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from typing import List, Optional
 
-# torchreid warns at import that its Cython ranking is missing; irrelevant here.
-warnings.filterwarnings("ignore", message="Cython evaluation")
-
-from aitl_reid.config import ConfigError, get_default_config, merge_from_file, merge_from_list  # noqa: E402
-from aitl_reid.data.synthetic import generate_synthetic_mars, synthetic_kwargs_from_config, tree_status  # noqa: E402
-from aitl_reid.data.synthetic.generate import DATASET_DIR  # noqa: E402
-from aitl_reid.data.synthetic.preview import save_example_grid  # noqa: E402
-
-USAGE_EXIT = 2
+from aitl_reid.config import ConfigError
+from aitl_reid.launch import USAGE_EXIT, default_argument_parser, load_config
+from aitl_reid.synthetic import generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
+from aitl_reid.synthetic.generate import DATASET_DIR
+from aitl_reid.synthetic.preview import save_example_grid
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", type=str, default="", help="YAML config whose synthetic.* keys size the dataset")
+    parser = default_argument_parser(__doc__)
     parser.add_argument("--root", type=str, default="", help="dataset root (default: the config's data.root)")
     parser.add_argument("--if-missing", action="store_true", help="skip when a complete tree with these parameters exists")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes (the output does not depend on it)")
     parser.add_argument("--examples", type=str, default="", help="also save a PNG grid of example frames to this path")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. synthetic.num_ids 100")
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
-    cfg = get_default_config()
     try:
-        if args.config_file:
-            merge_from_file(cfg, args.config_file)
-        merge_from_list(cfg, args.opts)
+        cfg = load_config(args.config_file, args.opts)
     except ConfigError as err:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT

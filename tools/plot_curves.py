@@ -11,15 +11,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from typing import Dict, List, Optional
 
-# torchreid warns at import that its Cython ranking is missing; irrelevant for plotting.
-warnings.filterwarnings("ignore", message="Cython evaluation")
-
-from aitl_reid.viz.cli import run_cli  # noqa: E402
-from aitl_reid.viz.curves import plot_dvdp_map_curves  # noqa: E402
-from aitl_reid.viz.run import load_config, metrics_csv  # noqa: E402
+from aitl_reid.launch import load_config, run_cli
+from aitl_reid.viz.curves import plot_dvdp_map_curves
+from aitl_reid.viz.run import metrics_csv
 
 
 def labelled_path(text: str) -> tuple:

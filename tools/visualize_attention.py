@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from typing import List, Optional
 
-# torchreid warns at import that its Cython ranking is missing; irrelevant for drawing.
-warnings.filterwarnings("ignore", message="Cython evaluation")
-
-from aitl_reid.viz.attention import plot_attention_grid, tracklet_attention  # noqa: E402
-from aitl_reid.viz.cli import add_run_arguments, int_list, load_run_from_args, run_cli  # noqa: E402
-from aitl_reid.viz.run import default_output, select_tracklets, split_tracklets  # noqa: E402
+from aitl_reid.viz.attention import plot_attention_grid, tracklet_attention
+from aitl_reid.launch import run_cli
+from aitl_reid.viz.cli import add_run_arguments, int_list, load_run_from_args
+from aitl_reid.viz.run import default_output, select_tracklets, split_tracklets
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

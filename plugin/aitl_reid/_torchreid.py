@@ -6,9 +6,15 @@ attributes used here, so nothing in ``aitl_reid`` imports a torchreid sub-module
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict
 
-import torchreid
+# torchreid warns at import that its Cython ranking is unavailable. This package ranks with its own
+# evaluate_rank (aitl_reid.metrics), so the notice only confuses; filtered here, where torchreid is
+# imported, so that no entry point needs to repeat it.
+warnings.filterwarnings("ignore", message="Cython evaluation", category=UserWarning)
+
+import torchreid  # noqa: E402
 
 models = torchreid.models
 data = torchreid.data

@@ -34,6 +34,12 @@ def get_default_config() -> CN:
     cfg.model.asta.fuse_attention = True  # attention-weighted copies join the Re-ID feature (False: "Baseline + AITL")
     cfg.model.asta.reid_stream = True  # plain backbone features join the Re-ID feature (False: Table 2 rows without Re-ID)
     cfg.model.asta.test_feature = "after_bn"  # eval-mode output: "after_bn" (BNNeck) or "before_bn"
+    cfg.model.asta.attribute_bn = True  # BatchNorm1d before each attribute classifier (released code: ReLU, False)
+    cfg.model.asta.attention_norm = True  # standardise attention scores before the sigmoid (released code: False)
+    cfg.model.asta.attribute_prior_bias = True  # attribute classifier biases start at the training label prior
+    cfg.model.asta.attention_pooling = "normalised"  # attention-weighted "mean" (paper) or "normalised" weighted mean
+    cfg.model.asta.detach_fused_attention = False  # only the attribute losses train the attention (Re-ID copies detached)
+    cfg.model.asta.temporal_init = "identity"  # temporal attention conv starts as "identity" or "default" (released)
 
     cfg.attributes = CN()
     cfg.attributes.schema = "auto"  # "auto" (detect from the CSV header), "mars_v1", "mars_v2", "duke_v2" or "custom"
@@ -126,6 +132,7 @@ def get_default_config() -> CN:
     cfg.loss.attribute = CN()
     cfg.loss.attribute.enabled = True  # train the attribute streams with BCE
     cfg.loss.attribute.weight = 1.0  # weight of the attribute loss
+    cfg.loss.attribute.type = "softmax"  # "softmax" (cross-entropy per attribute) or "bce" (one-hot BCE, paper)
 
     cfg.test = CN()
     cfg.test.batch_size = 64  # clips per forward pass at test time (across tracklets)
@@ -140,6 +147,7 @@ def get_default_config() -> CN:
     cfg.test.visrank = False  # save ranked-results grids (evaluate only)
     cfg.test.visrank_topk = 10  # gallery tracklets per ranked-results row
     cfg.test.attributes = True  # report attribute recognition accuracy and F1
+    cfg.test.backend = "exact"  # CPU test-time forward: "exact" (the model), "fast" (frozen graph, BN folded; same within float rounding) or "bf16"
 
     cfg.synthetic = CN()
     cfg.synthetic.num_ids = 60  # identities (half train, half test)

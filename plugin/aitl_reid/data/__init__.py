@@ -1,15 +1,16 @@
 """Video re-ID datasets with tracklet attributes, clip sampling, clip-consistent transforms and loaders.
 
+The synthetic dataset's renderer is :mod:`aitl_reid.synthetic`, imported only by what renders.
+
 Importing this package registers ``mars_attr`` and ``dukemtmcvidreid_attr`` with torchreid.
 """
+from ..schema import AttributeSchema
 from .datamanager import VideoAttributeDataManager, build_datamanager
 from .dataset import VideoAttributeDataset
 from .duke import DukeMTMCVidReIDAttr
+from .file_checks import DatasetNotFoundError
 from .image_io import FrameReadError
-from .layout import DatasetNotFoundError
 from .mars import MarsAttr
-from .schema import AttributeSchema
-from .synthetic import generate_synthetic_mars
 
 __all__ = [
     "AttributeSchema",
@@ -20,5 +21,4 @@ __all__ = [
     "VideoAttributeDataManager",
     "VideoAttributeDataset",
     "build_datamanager",
-    "generate_synthetic_mars",
 ]

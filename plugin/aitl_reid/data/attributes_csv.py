@@ -11,7 +11,7 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, List, Tuple, Union
 
-from .schema import AttributeSchema, detect_schema, get_schema
+from ..schema import AttributeSchema, detect_schema, get_schema
 
 TrackletKey = Tuple[int, int, int]  # (person id, camera number as in the CSV, tracklet number)
 SchemaSpec = Union[str, AttributeSchema]

@@ -12,13 +12,14 @@ import numpy as np
 import torch
 
 from .dataset import Tracklet
-from .deferred import DeferrableClips
 from .image_io import read_frames
 from .sampling import dense_clip_indices
+from .transforms import ERASE_KEY
 
 
-class DenseClipView(DeferrableClips, torch.utils.data.Dataset):
-    """Every dense clip of every tracklet; an item is ``{'img': [T, C, H, W], 'tracklet': index}``."""
+class DenseClipView(torch.utils.data.Dataset):
+    """Every dense clip of every tracklet; an item is ``{'img': [T, C, H, W] uint8, 'erase': [4], 'tracklet': index}``
+    (``img`` as ``transform.prepare`` leaves it; see :class:`~aitl_reid.data.transforms.ClipTransform`)."""
 
     def __init__(self, tracklets: Sequence[Tracklet], transform: Callable, seq_len: int, max_clips: int) -> None:
         if not tracklets:
@@ -43,4 +44,5 @@ class DenseClipView(DeferrableClips, torch.utils.data.Dataset):
     def __getitem__(self, index: int) -> dict:
         tracklet = int(self.clip_tracklet[index])
         frames = read_frames(self.img_paths[tracklet], self.clip_frames[index])
-        return {**self.clip_entries(frames), "tracklet": tracklet}
+        img, erase = self.transform.prepare(frames)
+        return {"img": img, ERASE_KEY: erase, "tracklet": tracklet}

@@ -2,8 +2,8 @@
 
 Mirrors torchreid's ``VideoDataManager`` (same public attributes, so torchreid's engine and
 ranking visualisation work) with four changes: clip-consistent transforms, test loaders that
-batch dense clips across tracklets, workers that send uint8 clips (normalised per batch on
-arrival, a quarter of the bytes between processes), and each dataset parsed once (torchreid parses
+batch dense clips across tracklets, uint8 clips from the workers (a quarter of the bytes between
+processes; the engine normalises each batch on the training device), and each dataset parsed once (torchreid parses
 a target three times: train, query and gallery), which matters for MARS's 1.19M frame names.
 """
 from __future__ import annotations
@@ -15,11 +15,10 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 from yacs.config import CfgNode
 
 from .. import _torchreid
+from ..schema import AttributeSchema
 from .attributes_csv import SchemaSpec
 from .clip_view import DenseClipView
 from .dataset import VideoAttributeDataset
-from .deferred import FinishingLoader
-from .schema import AttributeSchema
 from .transforms import build_clip_transforms
 
 DEFAULT_TRANSFORMS = ("random_flip", "pad_crop", "random_erase")
@@ -107,6 +106,8 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         self._num_train_pids = trainset.num_train_pids
         self._num_train_cams = trainset.num_train_cams
         self.attribute_schema: AttributeSchema = trainset.attribute_schema
+        # training labels, one row per tracklet: the label prior and majority baselines are read from them
+        self.train_attrs = torch.tensor([items[4] for items in trainset.train], dtype=torch.long)
         sampler = self._train_sampler(trainset, train_sampler, batch_size_train, num_instances, num_cams, num_datasets)
         self.train_loader = self._loader(trainset, batch_size_train, drop_last=True, sampler=sampler)
 
@@ -147,9 +148,9 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         self, dataset: torch.utils.data.Dataset, batch_size: int, drop_last: bool = False,
         sampler: Optional[torch.utils.data.Sampler] = None,
     ) -> torch.utils.data.DataLoader:
-        """Every loader is built here, so workers and memory pinning are set in one place. Workers send
-        uint8 clips, converted to float per batch in this process (see :mod:`.deferred`)."""
-        return FinishingLoader(
+        """Every loader is built here, so workers and memory pinning are set in one place. Batches hold
+        uint8 clips and their erase boxes; the engine finishes them on the training device."""
+        return torch.utils.data.DataLoader(
             dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=self._workers,
             pin_memory=self.use_gpu, drop_last=drop_last,
         )

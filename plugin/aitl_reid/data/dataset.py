@@ -12,12 +12,11 @@ import numpy as np
 import torch
 
 from .. import _torchreid
+from ..schema import AttributeSchema
 from .attributes_csv import MISSING, AttributeTable, TrackletKey
-from .deferred import DeferrableClips
 from .image_io import read_frames
 from .sampling import clip_sampler, dense_clip_indices
-from .schema import AttributeSchema
-from .transforms import as_clip_transform
+from .transforms import ERASE_KEY, as_clip_transform
 
 Tracklet = Tuple[Tuple[str, ...], int, int, int, Tuple[int, ...]]
 RawTracklet = Tuple[Tuple[str, ...], int, int, TrackletKey]  # (img_paths, pid, camid, attribute CSV key)
@@ -55,12 +54,15 @@ def annotate_splits(
     return annotated
 
 
-class VideoAttributeDataset(DeferrableClips, _torchreid.data.VideoDataset):
+class VideoAttributeDataset(_torchreid.data.VideoDataset):
     """Video re-ID dataset with per-tracklet attributes.
 
     In ``train`` mode an item is one clip (``img`` ``[T, C, H, W]``) drawn by ``sample_method``; in
     ``query``/``gallery`` mode it is every dense clip of the tracklet (``img`` ``[n_clips, T, C, H, W]``).
-    Every item also has ``attrs``, a LongTensor with one class index per attribute (-1 = missing).
+    ``img`` is uint8, resized and augmented, with its erase box in ``erase`` (``[4]``); the engine
+    normalises and erases where the batch lands (``ClipTransform.finish``). With a torchreid per-frame
+    transform, ``img`` is the finished float clip instead. Every item also has ``attrs``, a
+    LongTensor with one class index per attribute (-1 = missing).
     """
 
     def __init__(
@@ -103,18 +105,18 @@ class VideoAttributeDataset(DeferrableClips, _torchreid.data.VideoDataset):
         img_paths, pid, camid, dsetid, attrs = self.data[index]
         if self.mode == "train":
             indices = self._sample(len(img_paths), self.seq_len, _torch_seeded_rng())
-            entries = self.clip_entries(read_frames(img_paths, indices))
+            img, erase = self.transform.prepare(read_frames(img_paths, indices))
         else:
-            entries = {"img": self._dense_clips(img_paths)}
+            img, erase = self._dense_clips(img_paths)
         attrs = torch.tensor(attrs, dtype=torch.long)
-        return {**entries, "pid": pid, "camid": camid, "dsetid": dsetid, "attrs": attrs}
+        return {"img": img, ERASE_KEY: erase, "pid": pid, "camid": camid, "dsetid": dsetid, "attrs": attrs}
 
-    def _dense_clips(self, img_paths: Sequence[str]) -> torch.Tensor:
-        """All dense clips of a tracklet, each used frame decoded and transformed once."""
+    def _dense_clips(self, img_paths: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """All dense clips of a tracklet (each used frame decoded and transformed once) and the erase box."""
         clips = dense_clip_indices(len(img_paths), self.seq_len, self.max_clips)
         used, position = np.unique(clips, return_inverse=True)
-        frames = self.transform(read_frames(img_paths, used))
-        return frames[torch.from_numpy(position.reshape(clips.shape))]
+        frames, erase = self.transform.prepare(read_frames(img_paths, used))
+        return frames[torch.from_numpy(position.reshape(clips.shape))], erase
 
     def __add__(self, other: "VideoAttributeDataset") -> "VideoAttributeDataset":
         """Train split of both datasets (ids, cameras and dataset ids of ``other`` offset), attributes kept."""

@@ -15,7 +15,7 @@ from typing import List
 from ..registry import register_video_dataset
 from .attributes_csv import SchemaSpec, attribute_csv_path, read_attribute_csv
 from .dataset import RawTracklet, VideoAttributeDataset, annotate_splits, relabel_pids
-from .layout import missing_error, require_paths
+from .file_checks import missing_error, require_paths
 
 DUKE_LAYOUT = """  <root>/dukemtmc-vidreid/
     DukeMTMC-VideoReID/train/<pid>/<tracklet>/<frame>.jpg   e.g. train/0001/0001/0001_C1_F0001_X00001.jpg

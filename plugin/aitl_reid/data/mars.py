@@ -19,7 +19,7 @@ from scipy.io import loadmat
 from ..registry import register_video_dataset
 from .attributes_csv import SchemaSpec, attribute_csv_path, read_attribute_csv
 from .dataset import RawTracklet, VideoAttributeDataset, annotate_splits, relabel_pids
-from .layout import missing_error, require_paths
+from .file_checks import missing_error, require_paths
 
 MARS_LAYOUT = """  <root>/mars/
     bbox_train/<pid>/<pid>C<cam>T<tracklet>F<frame>.jpg    e.g. bbox_train/0001/0001C1T0001F001.jpg

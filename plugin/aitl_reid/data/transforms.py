@@ -4,10 +4,16 @@ torchreid's transforms act on one PIL image at a time, so a random flip or crop 
 frames of a clip and the temporal attention sees jitter that is not in the video. Here each random
 parameter is drawn once per clip and the whole clip is transformed as one tensor, which is also far
 faster than per-frame PIL. Random numbers come from torch's generator, which torch seeds per worker.
+
+The work is split where the data crosses from the loader to the model. A dataset item holds the
+clip as :meth:`ClipTransform.prepare` leaves it: resized and augmented uint8 pixels, with every
+random parameter drawn (the erase box as a small tensor, key :data:`ERASE_KEY`). Loader workers
+thus move a quarter of the bytes of float clips, and the engine converts, normalises and erases
+each batch where it lands, on the training device (:meth:`ClipTransform.finish`).
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, List, NamedTuple, Sequence, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 from torchvision.transforms.v2 import functional as TF
@@ -83,7 +89,8 @@ def erase_in_place(clip: torch.Tensor, box: Sequence[int]) -> torch.Tensor:
     top, left, h, w = (int(v) for v in box)
     if h > 0 and w > 0:
         channels = clip.shape[-3]
-        fill = torch.tensor(ERASE_FILL if channels == 3 else ERASE_FILL[:1] * channels, dtype=clip.dtype)
+        fill = torch.tensor(ERASE_FILL if channels == 3 else ERASE_FILL[:1] * channels, dtype=clip.dtype,
+                            device=clip.device)
         clip[..., top:top + h, left:left + w] = fill.view(-1, 1, 1)
     return clip
 
@@ -96,6 +103,7 @@ def random_erase(clip: torch.Tensor) -> torch.Tensor:
 
 UINT8_AUGMENTATIONS: Dict[str, ClipOp] = {"random_flip": random_flip, "pad_crop": pad_crop}
 ERASE = "random_erase"  # drawn with the uint8 augmentations, applied after normalisation
+ERASE_KEY = "erase"  # dataset item / batch entry holding the clip's erase box (``[4]``, a batch ``[B, 4]``)
 
 
 class PreparedClip(NamedTuple):
@@ -108,10 +116,9 @@ class PreparedClip(NamedTuple):
 class ClipTransform:
     """Resize, clip-consistent augmentations, then float conversion and normalisation.
 
-    The work is split in two so that a loader can move uint8 clips between processes (a quarter of
-    the bytes of float ones): :meth:`prepare` resizes, augments and draws every random parameter
-    (the erase box too), :meth:`finish` converts, normalises and erases, for one clip or a batch.
-    Calling the transform does both and gives the same result.
+    :meth:`prepare` resizes, augments and draws every random parameter (the erase box too) on uint8
+    pixels, in the dataset; :meth:`finish` converts, normalises and erases, for one clip or a batch,
+    on whatever device the clips are. Calling the transform does both and gives the same result.
     """
 
     def __init__(
@@ -145,13 +152,14 @@ class ClipTransform:
         box = draw_erase_box(clip.shape) if self.erase else NO_ERASE
         return PreparedClip(clip, torch.tensor(box, dtype=torch.long))
 
-    def finish(self, clips: torch.Tensor, erase: torch.Tensor, pin_memory: bool = False) -> torch.Tensor:
-        """Float, normalised, erased clips from prepared ones: ``[T, C, H, W]`` with box ``[4]``, or a
-        batch ``[B, T, C, H, W]`` with boxes ``[B, 4]``."""
-        out = torch.empty(clips.shape, dtype=torch.float32, pin_memory=pin_memory)
-        frames_out, frames_in = out.view(-1, *clips.shape[-3:]), clips.reshape(-1, *clips.shape[-3:])
-        for frame_out, frame_in in zip(frames_out, frames_in):  # frame by frame: the four passes stay in cache
-            frame_out.copy_(frame_in).div_(255.0).sub_(self.mean).div_(self.std)
+    def finish(self, clips: torch.Tensor, erase: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Float, normalised, erased clips from prepared uint8 ones, on their device: ``[T, C, H, W]``
+        with box ``[4]``, or a batch ``[B, T, C, H, W]`` (any leading dims) with boxes ``[B, 4]``."""
+        if clips.dtype != torch.uint8:
+            raise TypeError(f"ClipTransform.finish takes uint8 clips (as prepare leaves them), got {clips.dtype}")
+        out = clips.to(torch.float32).div_(255.0).sub_(self.mean.to(clips.device)).div_(self.std.to(clips.device))
+        if erase is None:
+            return out
         if erase.dim() == 1:
             return erase_in_place(out, erase.tolist())
         for index, box in enumerate(erase.tolist()):
@@ -168,13 +176,18 @@ class ClipTransform:
 
 class PerFrameTransform:
     """Adapter for a torchreid-style transform (one PIL image in, one tensor out), as torchreid's
-    ``VideoDataManager`` passes; it transforms frames independently, like torchreid does."""
+    ``VideoDataManager`` passes; it transforms frames independently, like torchreid does. Its
+    :meth:`prepare` gives finished float clips (no erase box left to apply), which is what
+    torchreid's engines, the users of such transforms, expect."""
 
     def __init__(self, transform: Callable) -> None:
         self.transform = transform
 
     def __call__(self, frames: Frames) -> torch.Tensor:
         return torch.stack([self.transform(TF.to_pil_image(frame)) for frame in frames])
+
+    def prepare(self, frames: Frames) -> PreparedClip:
+        return PreparedClip(self(frames), torch.tensor(NO_ERASE, dtype=torch.long))
 
 
 def as_clip_transform(transform: Callable) -> Callable[[Frames], torch.Tensor]:

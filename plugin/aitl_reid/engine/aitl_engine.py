@@ -20,10 +20,15 @@ import torch
 from torch.nn import functional as F
 
 from .. import _torchreid
-from ..losses import UnifiedLoss
-from ..metrics import attribute_recognition_metrics, evaluate_rank
+from ..losses import UnifiedLoss, prior_attribute_loss
+from ..metrics import attribute_recognition_metrics, evaluate_rank, majority_classes
+from ..schema import STREAM_GROUPS
+from ..serialization import atomic_write
+from ..data.transforms import ERASE_KEY
 from ..models.outputs import ReIDOutput
+from ..progress import ProgressLoader, progress
 from .checkpoint import save_checkpoint
+from .diagnostics import EpochMeans, batch_diagnostics
 from .epoch_log import EpochLog
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -76,7 +81,14 @@ class AITLEngine(_torchreid.engine.Engine):
         save_dir: where checkpoints and ``metrics.csv`` go.
         pooling_method: "avg" or "max" over a tracklet's clip features.
         evaluate_attributes: report attribute recognition at test time.
+        eval_backend: test-time forward on a CPU: "exact" (the model, via ``extract_features``),
+            "fast" or "bf16" (:mod:`aitl_reid.inference.fast`; rebuilt per split, as the weights change).
+
+    ``run_config`` (YAML text, set by the trainer) is stored in every checkpoint, so that a
+    checkpoint alone can be loaded for inference (:mod:`aitl_reid.inference`).
     """
+
+    run_config: str = ""
 
     def __init__(
         self,
@@ -92,6 +104,7 @@ class AITLEngine(_torchreid.engine.Engine):
         save_dir: str = "log",
         pooling_method: str = "avg",
         evaluate_attributes: bool = True,
+        eval_backend: str = "exact",
     ) -> None:
         super().__init__(datamanager, use_gpu)
         if amp not in AMP_DTYPES:
@@ -110,11 +123,20 @@ class AITLEngine(_torchreid.engine.Engine):
         self.save_dir = save_dir
         self.pooling_method = pooling_method
         self.evaluate_attributes = evaluate_attributes
+        if eval_backend not in ("exact", "fast", "bf16"):
+            raise ValueError(f"test.backend must be 'exact', 'fast' or 'bf16', got '{eval_backend}'")
+        self.eval_backend = eval_backend
         self.epoch_log = EpochLog(os.path.join(save_dir, "metrics.csv"))
-        self._epoch_sums: Dict[str, float] = {}
-        self._epoch_batches = 0
+        schema = datamanager.attribute_schema
+        self.majority = majority_classes(datamanager.train_attrs, schema)
+        groups = [g for g in STREAM_GROUPS if schema.total_classes(g)]
+        self.epoch_means = EpochMeans(
+            prior_attribute_loss(datamanager.train_attrs, schema, groups, criterion.attribute_form)
+            if criterion.attribute_enabled else {}
+        )
         if max_iters_per_epoch > 0:
             self.train_loader = IterationCap(self.train_loader, max_iters_per_epoch)
+        self.train_loader = ProgressLoader(self.train_loader, lambda: f"epoch {self.epoch + 1}/{self.max_epoch}")
 
     # ------------------------------------------------------------------ device and precision
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
@@ -126,8 +148,19 @@ class AITLEngine(_torchreid.engine.Engine):
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     # ------------------------------------------------------------------ training hooks
+    def _clips_on_device(self, data: dict, transform_name: str) -> torch.Tensor:
+        """The batch's clips on the training device, normalised and erased there when they arrive as
+        uint8 (this plugin's datasets; ``transform_name`` is the data manager's ``transform_tr`` or
+        ``transform_te``, which hold the normalisation); float clips are already finished."""
+        clips = self._to_device(data["img"])
+        if clips.dtype != torch.uint8:
+            return clips
+        return getattr(self.datamanager, transform_name).finish(clips, data.get(ERASE_KEY))
+
     def parse_data_for_train(self, data: dict) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self._to_device(data["img"]), self._to_device(data["pid"]), self._to_device(data["attrs"])
+        """Normalised, erased clips ``[B, T, C, H, W]``, identity labels and attribute labels, on the device."""
+        clips = self._clips_on_device(data, "transform_tr")
+        return clips, self._to_device(data["pid"]), self._to_device(data["attrs"])
 
     def forward_backward(self, data: dict) -> Dict[str, float]:
         imgs, pids, attrs = self.parse_data_for_train(data)
@@ -146,9 +179,8 @@ class AITLEngine(_torchreid.engine.Engine):
         summary = {name: float(value) for name, value in terms.items()}
         summary["loss"] = float(total.detach())
         summary["acc"] = float((output.logits.argmax(1) == pids).float().mean()) * 100.0
-        for name, value in summary.items():
-            self._epoch_sums[name] = self._epoch_sums.get(name, 0.0) + value
-        self._epoch_batches += 1
+        self.epoch_means.add(summary)
+        self.epoch_means.add(batch_diagnostics(output, pids, attrs, self.datamanager.attribute_schema, self.criterion))
         return summary
 
     def _check_finite(self, total: torch.Tensor, terms: Dict[str, torch.Tensor]) -> None:
@@ -163,13 +195,14 @@ class AITLEngine(_torchreid.engine.Engine):
 
     def train(self, print_freq: int = 10, fixbase_epoch: int = 0, open_layers=None) -> None:
         """One epoch of torchreid's loop, then the epoch's mean terms go to ``metrics.csv``."""
-        self._epoch_sums, self._epoch_batches = {}, 0
+        self.epoch_means.reset()
         super().train(print_freq=print_freq, fixbase_epoch=fixbase_epoch, open_layers=open_layers)
-        means = {name: total / max(self._epoch_batches, 1) for name, total in self._epoch_sums.items()}
+        means = self.epoch_means.means()
         means["lr"] = self.get_current_lr()
         self.epoch_log.update(self.epoch + 1, means)
-        if self.writer is not None and "dvdp" in means:
-            self.writer.add_scalar("Train/dvdp_epoch", means["dvdp"], self.epoch)
+        if self.writer is not None:
+            for name, value in means.items():
+                self.writer.add_scalar(f"Epoch/{name}", value, self.epoch)
         print(f"epoch {self.epoch + 1}: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(means.items())))
 
     def save_model(self, epoch: int, rank1: float, save_dir: str, is_best: bool = False) -> None:
@@ -183,6 +216,7 @@ class AITLEngine(_torchreid.engine.Engine):
                     "rank1": float(rank1),
                     "optimizer": self._optims[name].state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    **({"config": self.run_config} if self.run_config else {}),
                 },
                 os.path.join(save_dir, name),
                 epoch + 1,
@@ -191,8 +225,8 @@ class AITLEngine(_torchreid.engine.Engine):
 
     # ------------------------------------------------------------------ evaluation hooks
     def parse_data_for_eval(self, data: dict) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Clips ``[N, T, C, H, W]`` and, per clip, the index of its tracklet in the split."""
-        return self._to_device(data["img"]), data["tracklet"]
+        """Normalised clips ``[N, T, C, H, W]`` on the device and, per clip, the index of its tracklet in the split."""
+        return self._clips_on_device(data, "transform_te"), data["tracklet"]
 
     def extract_features(self, input: torch.Tensor) -> ReIDOutput:
         with self._autocast():
@@ -205,14 +239,15 @@ class AITLEngine(_torchreid.engine.Engine):
         features: Optional[torch.Tensor] = None
         attr_logits: Dict[str, torch.Tensor] = {}
         clips = torch.zeros(count)
-        for data in loader:
+        forward = self._clip_forward()
+        for data in progress(loader, f"features ({count} tracklets)", unit="batch"):
             imgs, owner = self.parse_data_for_eval(data)
-            output = self.extract_features(imgs)
-            embedding = output.embedding.float().cpu()
+            embedding, clip_attr_logits = forward(imgs)
+            embedding = embedding.float().cpu()
             if features is None:
                 features = self._empty_pool(count, embedding.shape[1])
             self._pool_into(features, owner, embedding)
-            for stream, logits in output.attr_logits.items():
+            for stream, logits in clip_attr_logits.items():
                 pooled = attr_logits.setdefault(stream, torch.zeros(count, logits.shape[1]))
                 pooled.index_add_(0, owner, logits.float().cpu())
             clips.index_add_(0, owner, torch.ones(len(owner)))
@@ -222,6 +257,17 @@ class AITLEngine(_torchreid.engine.Engine):
             features /= clips.unsqueeze(1)
         attr_logits = {stream: pooled / clips.unsqueeze(1) for stream, pooled in attr_logits.items()}
         return TrackletFeatures(features, attr_logits, np.asarray(dataset.pids), np.asarray(dataset.camids), dataset.attrs)
+
+    def _clip_forward(self):
+        """Clips -> (test features, {stream: attribute logits}) by ``eval_backend``; on a GPU always the exact path."""
+        if self.eval_backend == "exact" or self.device.type != "cpu":
+            def exact(imgs: torch.Tensor):
+                output = self.extract_features(imgs)
+                return output.embedding, output.attr_logits
+            return exact
+        from ..inference.fast import FrozenForward  # the inference package imports the engine's checkpoints
+
+        return FrozenForward(self.model, bf16=self.eval_backend == "bf16")
 
     def _empty_pool(self, count: int, dim: int) -> torch.Tensor:
         fill = 0.0 if self.pooling_method == "avg" else float("-inf")
@@ -304,10 +350,15 @@ class AITLEngine(_torchreid.engine.Engine):
             return
         logits = {s: torch.cat([query.attr_logits[s], gallery.attr_logits[s]]) for s in query.attr_logits}
         attrs = torch.cat([query.attrs, gallery.attrs])
-        report = attribute_recognition_metrics(logits, attrs, schema)
-        print(f"** Attribute recognition ({dataset_name}, query + gallery) **")
+        report = attribute_recognition_metrics(logits, attrs, schema, self.majority)
+        title = f"** Attribute recognition ({dataset_name}, query + gallery, epoch {self.epoch + 1}) **"
+        print(title)
         print(report.format_table())
-        self._record_evaluation(dataset_name, {"attr_acc": report.mean()[0]})  # mean accuracy over attributes
+        with atomic_write(os.path.join(self.save_dir, f"attributes_{dataset_name}.txt")) as handle:
+            handle.write(f"{title}\n{report.format_table()}\n")
+        (acc, f1), (majority_acc, majority_f1) = report.mean(), report.majority_mean()
+        self._record_evaluation(dataset_name, {"attr_acc": acc, "attr_f1": f1, "attr_acc_majority": majority_acc,
+                                               "attr_f1_majority": majority_f1})
         if self.writer is not None:
             for name, value in report.as_dict().items():
                 self.writer.add_scalar(f"Test/{dataset_name}/attr/{name}", value, self.epoch)

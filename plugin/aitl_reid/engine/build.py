@@ -4,8 +4,26 @@ from __future__ import annotations
 import torch
 from yacs.config import CfgNode
 
-from ..losses import build_unified_loss
+from ..losses import build_unified_loss, prior_logits
 from .aitl_engine import AITLEngine
+
+
+def init_attribute_bias(cfg: CfgNode, model: torch.nn.Module, datamanager) -> bool:
+    """Start each attribute classifier's bias at the training label prior (``model.asta.attribute_prior_bias``).
+
+    The prior is a constant the heads would otherwise spend thousands of Adam steps of size ~lr
+    reaching (Lin et al.'s prior initialisation in RetinaNet); from it the training attribute loss
+    starts at the prior loss, so anything below that is learned from the images. Returns whether
+    any bias was set (models without attribute streams have none).
+    """
+    streams = getattr(model, "streams", None)
+    if not cfg.model.asta.attribute_prior_bias or not streams:
+        return False
+    with torch.no_grad():
+        for group, stream in streams.items():
+            bias = prior_logits(datamanager.train_attrs, datamanager.attribute_schema, group, cfg.loss.attribute.type)
+            stream.classifier.bias.copy_(bias)
+    return True
 
 
 def build_engine(cfg: CfgNode, datamanager, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
@@ -26,6 +44,7 @@ def build_engine(cfg: CfgNode, datamanager, model: torch.nn.Module, optimizer: t
         save_dir=cfg.data.save_dir,
         pooling_method=cfg.video.pooling_method,
         evaluate_attributes=cfg.test.attributes,
+        eval_backend=cfg.test.backend,
     )
 
 

@@ -8,12 +8,12 @@ Python numbers are stored. Weights-only loading (``model.load_weights``) is
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any, Dict, Optional
 
 import torch
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
-from ..serialization import safe_torch_load
+from ..serialization import atomic_write, safe_torch_load
 
 
 class CheckpointError(RuntimeError):
@@ -22,19 +22,8 @@ class CheckpointError(RuntimeError):
 
 def atomic_torch_save(obj: Any, path: str) -> None:
     """Write ``obj`` to ``path`` so that ``path`` is either the old file or the complete new one."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pth", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(obj, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "wb") as handle:
+        torch.save(obj, handle)
 
 
 def save_checkpoint(state: Dict[str, Any], save_dir: str, epoch: int) -> str:
@@ -61,7 +50,8 @@ def resume(path: str, model: torch.nn.Module, optimizer: Optional[torch.optim.Op
            scheduler: Optional[Any] = None) -> int:
     """Restore model, optimizer and scheduler from ``path``; return the epoch to start from."""
     checkpoint = load_checkpoint(path)
-    state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in checkpoint["state_dict"].items()}
+    state = dict(checkpoint["state_dict"])
+    consume_prefix_in_state_dict_if_present(state, "module.")  # saved from nn.DataParallel
     try:
         model.load_state_dict(state)
     except RuntimeError as err:

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from typing import Dict, List, Optional
+
+from ..serialization import atomic_write
 
 FIRST_COLUMNS = ["epoch"]
 LAST_COLUMNS = ["dvdp", "mAP", "rank1"]
@@ -41,15 +42,11 @@ class EpochLog:
 
     def _write(self) -> None:
         columns = self.columns()
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=directory)
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+        with atomic_write(self.path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             for epoch in sorted(self.rows):
                 writer.writerow({"epoch": epoch, **{k: _fmt(v) for k, v in self.rows[epoch].items()}})
-        os.replace(tmp, self.path)
 
     def get(self, epoch: int) -> Optional[Dict[str, float]]:
         return self.rows.get(epoch)

@@ -1,12 +1,9 @@
 """Optimizer and learning-rate schedule from the config.
 
-The optimizer is torchreid's builder; the schedule adds the linear warm-up of the released code
-in front of torchreid's step / multi-step / cosine decay, counted in absolute epochs.
+The optimizer is torchreid's builder; the schedule is torchreid's step / multi-step / cosine decay
+chained with torch's linear warm-up (the released code's), both counted in absolute epochs.
 """
 from __future__ import annotations
-
-import math
-from typing import Callable
 
 import torch
 from yacs.config import CfgNode
@@ -37,33 +34,26 @@ def build_optimizer(cfg: CfgNode, model: torch.nn.Module) -> torch.optim.Optimiz
     return _torchreid.optim.build_optimizer(model, **optimizer_kwargs(cfg))
 
 
-def lr_factor_fn(cfg: CfgNode) -> Callable[[int], float]:
-    """Epoch -> multiplier of the base lr: linear warm-up, then the configured decay."""
-    warmup = int(cfg.train.warmup_epochs)
-    start = float(cfg.train.warmup_factor)
-    gamma = float(cfg.train.gamma)
+def build_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
+    """A per-epoch scheduler (stepped by torchreid's ``Engine.update_lr`` after each epoch).
+
+    torchreid's step / multi-step / cosine decay, multiplied by torch's ``LinearLR`` warm-up from
+    ``train.warmup_factor`` to 1 over ``train.warmup_epochs``; both count absolute epochs, so the
+    lr of epoch ``e`` (0-based) is ``lr * warm(e) * decay(e)``. ``single_step`` decays every
+    ``train.stepsize[0]`` epochs (torchreid would take the list's last entry).
+    """
     kind = cfg.train.lr_scheduler
-    steps = list(cfg.train.stepsize)
-    max_epoch = max(int(cfg.train.max_epoch), 1)
+    steps = [int(s) for s in cfg.train.stepsize]
     if kind not in ("single_step", "multi_step", "cosine"):
         raise ValueError(f"train.lr_scheduler '{kind}' is not one of single_step, multi_step, cosine")
     if not steps and kind != "cosine":
         raise ValueError(f"train.stepsize must list at least one epoch for train.lr_scheduler '{kind}'")
-
-    def decay(epoch: int) -> float:
-        if kind == "single_step":
-            return gamma ** (epoch // int(steps[0]))
-        if kind == "multi_step":
-            return gamma ** sum(epoch >= int(s) for s in steps)
-        return 0.5 * (1.0 + math.cos(math.pi * epoch / max_epoch))
-
-    def factor(epoch: int) -> float:
-        warm = start + (1.0 - start) * epoch / warmup if epoch < warmup else 1.0
-        return warm * decay(epoch)
-
-    return factor
-
-
-def build_scheduler(cfg: CfgNode, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
-    """A per-epoch scheduler (stepped by torchreid's ``Engine.update_lr`` after each epoch)."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor_fn(cfg))
+    decay = _torchreid.optim.build_lr_scheduler(
+        optimizer, lr_scheduler=kind, stepsize=steps[0] if kind == "single_step" else steps,
+        gamma=float(cfg.train.gamma), max_epoch=max(int(cfg.train.max_epoch), 1),
+    )
+    warmup = int(cfg.train.warmup_epochs)
+    if warmup <= 0:  # LinearLR with total_iters=0 would still scale epoch 0 by start_factor
+        return decay
+    warm = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=float(cfg.train.warmup_factor), total_iters=warmup)
+    return torch.optim.lr_scheduler.ChainedScheduler([warm, decay], optimizer=optimizer)

@@ -1,4 +1,4 @@
-"""Run the Table 1 ablation: every variant x seed as a separate ``tools/main.py`` process on one fixed dataset.
+"""Run the Table 1 ablation: every variant x seed as a separate ``python -m aitl_reid.train`` process on one fixed dataset.
 
 Each run is its own process so that one run's memory, threads, random state and log redirection
 cannot leak into the next, and a crash is reported instead of ending the benchmark. A run whose
@@ -18,19 +18,19 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from yacs.config import CfgNode
 
-from ..config import get_default_config, merge_from_file, merge_from_list
-from ..data.synthetic import generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
+from ..launch import load_config
+from ..synthetic import generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
 from .summary import RunResult, read_run_result
 from .variants import Variant
 
 RUN_RECORD = "run.json"
+TRAINER = "aitl_reid.train"
 
 
 @dataclass(frozen=True)
 class AblationPlan:
     """What to run: the shared config, the shared overrides, the variants and the seeds."""
 
-    main_script: str  # path to tools/main.py
     config_file: str
     shared_opts: Tuple[str, ...]  # KEY VALUE pairs applied to every run (data.root, quick-mode sizes, ...)
     variants: Tuple[Variant, ...]
@@ -39,18 +39,15 @@ class AblationPlan:
 
     def config(self) -> CfgNode:
         """The shared config with the shared overrides (what every variant starts from)."""
-        cfg = get_default_config()
-        merge_from_file(cfg, self.config_file)
-        merge_from_list(cfg, list(self.shared_opts))
-        return cfg
+        return load_config(self.config_file, self.shared_opts)
 
     def run_dir(self, variant: Variant, seed: int) -> str:
         return os.path.join(self.runs_dir, variant.slug, f"seed{seed}")
 
     def command(self, variant: Variant, seed: int) -> List[str]:
-        """The ``tools/main.py`` command line of one run; variant keys come last so they win."""
+        """The trainer's command line of one run (the installed package's); variant keys come last so they win."""
         return [
-            sys.executable, self.main_script, "--config-file", self.config_file, *self.shared_opts,
+            sys.executable, "-m", TRAINER, "--config-file", self.config_file, *self.shared_opts,
             *variant.overrides, "train.seed", str(seed), "data.save_dir", self.run_dir(variant, seed),
         ]
 
@@ -86,8 +83,9 @@ def _load_record(run_dir: str) -> Optional[RunRecord]:
 
 
 def _portable(command: Sequence[str]) -> List[str]:
-    """The command without the interpreter path, which differs between machines but not between runs."""
-    return list(command[1:])
+    """The command from ``--config-file`` on: without the interpreter and the trainer's entry (a script
+    path before, ``-m aitl_reid.train`` now), which differ between machines but not between runs."""
+    return list(command[list(command).index("--config-file"):])
 
 
 def train_once(command: List[str], run_dir: str, reuse: bool, keep_checkpoints: bool = False) -> RunRecord:

@@ -8,11 +8,20 @@ from __future__ import annotations
 import math
 import os
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..engine.epoch_log import EpochLog
+from ..schema import STREAM_GROUPS
 from .variants import slugify
+
+# What the final metrics.csv row says about the attribute streams (issue 10's goals), where logged.
+DIAGNOSTIC_COLUMNS: Tuple[str, ...] = (
+    "attr_acc", "attr_acc_majority", "attr_f1", "attr_f1_majority",
+    *(f"{name}_{stream}" for stream in STREAM_GROUPS
+      for name in ("loss_attr", "prior_attr", "attr_train_acc", "attn_alive", "aitl_agreement", "aitl_chance",
+                   "aitl_anchors")),
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class RunResult:
     attr_acc: Optional[float]  # None when the model has no attribute streams
     seconds: float
     metrics_csv: str
+    diagnostics: Mapping[str, float] = field(default_factory=dict)  # DIAGNOSTIC_COLUMNS found in the final row
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class VariantSummary:
     mAP: Stat
     dvdp: Stat
     attr_acc: Optional[Stat]
+    diagnostics: Mapping[str, Stat] = field(default_factory=dict)  # columns logged by every seed
 
 
 def read_run_result(label: str, seed: int, metrics_csv: str, seconds: float = math.nan) -> RunResult:
@@ -68,8 +79,9 @@ def read_run_result(label: str, seed: int, metrics_csv: str, seconds: float = ma
     missing = [k for k in ("mAP", "rank1", "dvdp") if k not in last]
     if missing:
         raise ValueError(f"{metrics_csv}: final epoch {epoch} lacks {missing}; the run did not finish its evaluation")
+    diagnostics = {k: last[k] for k in DIAGNOSTIC_COLUMNS if k in last}
     return RunResult(label, seed, epoch, last["rank1"], last["mAP"], last["dvdp"], last.get("attr_acc"), seconds,
-                     metrics_csv)
+                     metrics_csv, diagnostics)
 
 
 def summarise_variants(results: Sequence[RunResult], labels: Sequence[str]) -> List[VariantSummary]:
@@ -87,6 +99,8 @@ def summarise_variants(results: Sequence[RunResult], labels: Sequence[str]) -> L
             mAP=Stat.of([r.mAP for r in runs]),
             dvdp=Stat.of([r.dvdp for r in runs]),
             attr_acc=Stat.of(attrs) if attrs else None,
+            diagnostics={k: Stat.of([r.diagnostics[k] for r in runs]) for k in DIAGNOSTIC_COLUMNS
+                         if all(k in r.diagnostics for r in runs)},
         ))
     return summaries
 

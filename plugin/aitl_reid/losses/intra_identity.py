@@ -38,6 +38,39 @@ def select_far_near(
     return far, near, others.any(1) & (far != near)
 
 
+def true_attribute_distance(labels: torch.Tensor) -> torch.Tensor:
+    """``[N, N]`` fraction of attributes annotated in both rows whose labels differ (``labels [N, A]``, -1 missing)."""
+    labels = labels.long()
+    valid = labels >= 0
+    both = valid.unsqueeze(1) & valid.unsqueeze(0)
+    differ = (labels.unsqueeze(1) != labels.unsqueeze(0)) & both
+    return differ.sum(2).double() / both.sum(2).clamp(min=1).double()
+
+
+def selection_agreement(
+    selection_dist: torch.Tensor, true_dist: torch.Tensor, pids: torch.Tensor, include_anchor: bool = False
+) -> Tuple[float, float, float]:
+    """``(agree, chance, anchors)``: how often the far positive chosen by ``selection_dist`` is truly farthest.
+
+    An anchor counts when its candidates (as in :func:`select_far_near`) are not all equally far by
+    ``true_dist``. It agrees when its chosen far positive is among the candidates at the largest
+    true distance; a uniformly random choice would agree with probability (those candidates /
+    all candidates), summed into ``chance``.
+    """
+    far, _, _ = select_far_near(selection_dist, pids, include_anchor)
+    same = same_identity_mask(pids)
+    eye = torch.eye(same.shape[0], dtype=torch.bool, device=same.device)
+    candidates = same if include_anchor else same & ~eye
+    true = true_dist.to(selection_dist.device, torch.float64)
+    top = true.masked_fill(~candidates, float("-inf")).amax(1, keepdim=True)
+    low = true.masked_fill(~candidates, float("inf")).amin(1, keepdim=True)
+    farthest = candidates & (true == top)
+    informative = candidates.any(1) & (top > low).squeeze(1)
+    agree = farthest.gather(1, far.unsqueeze(1)).squeeze(1) & informative
+    chance = farthest.sum(1).double() / candidates.sum(1).clamp(min=1).double()
+    return float(agree.sum()), float(chance[informative].sum()), float(informative.sum())
+
+
 def intra_identity_triplet(
     feature_dist: torch.Tensor,
     selection_dist: torch.Tensor,

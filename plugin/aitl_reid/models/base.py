@@ -18,16 +18,29 @@ from .outputs import ReIDOutput
 TEST_FEATURES: Tuple[str, ...] = ("after_bn", "before_bn")
 
 
-def pool_clip(maps: torch.Tensor, weights: Optional[torch.Tensor] = None) -> torch.Tensor:
+ATTENTION_POOLINGS: Tuple[str, ...] = ("mean", "normalised")
+
+
+def pool_clip(maps: torch.Tensor, weights: Optional[torch.Tensor] = None, pooling: str = "mean") -> torch.Tensor:
     """Average ``[B, T, C, h, w]`` over time and space, optionally weighted by ``[B, T, h, w]``: ``[B, C]``.
 
-    The weights multiply the features before a plain mean (not a normalised weighted mean), as
-    in the paper's "attention-weighted feature, then spatio-temporal average pooling".
+    ``pooling="mean"``: the weights multiply the features before a plain mean, as in the paper's
+    "attention-weighted feature, then spatio-temporal average pooling". ``"normalised"``: a weighted
+    mean (weights divided by their sum over the clip), so only where the attention is high relative
+    to the rest of the clip counts. With the plain mean, attention that is LOW on the person encodes
+    the person just as well through a sign-flipped classifier (the pooled feature is the plain mean
+    minus the person part), so nothing makes the map follow the person; the weighted mean is a convex
+    combination of positions and has no such mirror solution.
     """
     if weights is None:
         return maps.mean(dim=(1, 3, 4))
+    weighted = torch.einsum("btchw,bthw->bc", maps, weights)
+    if pooling == "normalised":
+        return weighted / weights.sum(dim=(1, 2, 3)).clamp(min=1e-6).unsqueeze(1)
+    if pooling != "mean":
+        raise ValueError(f"attention pooling must be one of {ATTENTION_POOLINGS}, got {pooling!r}")
     t, h, w = weights.shape[1:]
-    return torch.einsum("btchw,bthw->bc", maps, weights) / (t * h * w)
+    return weighted / (t * h * w)
 
 
 class BNNeck(nn.Module):

@@ -1,39 +1,23 @@
-"""Build this plugin's models by name or from a config.
+"""Build this plugin's models by name or from a config: the one door is :func:`build_model`.
 
-Names are ``asta_<backbone>`` or ``tp_<backbone>`` with any torchreid backbone that has
-``featuremaps()``; the registered names (``asta_resnet50``, ...) are the common ones, but e.g.
-``asta_se_resnet50`` builds too.
+Names resolve through the registry (:func:`aitl_reid.registry.model_entrypoint`): the registered
+names (``asta_resnet50``, ...) are the common ones, and ``asta_<backbone>`` or ``tp_<backbone>``
+builds for any torchreid backbone with ``featuremaps()`` (e.g. ``asta_se_resnet50``).
 """
 from __future__ import annotations
-
-from typing import Callable, Dict, Tuple
 
 from torch import nn
 from yacs.config import CfgNode
 
-from ..data.schema import AttributeSchema
-from ..registry import list_models
-from .asta import build_asta
-from .temporal_pooling import build_temporal_pooling
-
-_FAMILIES: Dict[str, Callable[..., nn.Module]] = {"asta": build_asta, "tp": build_temporal_pooling}
+from ..registry import PRETRAINED_DEFAULT, model_entrypoint, split_model_name
+from ..schema import AttributeSchema
 
 
-def split_model_name(name: str) -> Tuple[str, str]:
-    """``'asta_resnet50'`` -> ``('asta', 'resnet50')``; the family is ``asta`` or ``tp``."""
-    family, _, backbone = name.partition("_")
-    if family not in _FAMILIES or not backbone:
-        raise ValueError(
-            f"unknown model '{name}': names are asta_<backbone> or tp_<backbone> "
-            f"(registered: {', '.join(list_models())})"
-        )
-    return family, backbone
-
-
-def build_model(name: str, num_classes: int, loss: str = "softmax", pretrained: bool = False, **kwargs) -> nn.Module:
-    """Build ``asta_<backbone>`` or ``tp_<backbone>``; ``kwargs`` go to the family's builder."""
-    family, backbone = split_model_name(name)
-    return _FAMILIES[family](backbone, num_classes, loss=loss, pretrained=pretrained, **kwargs)
+def build_model(name: str, num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT,
+                **kwargs) -> nn.Module:
+    """Build the model ``name`` (see the module docstring); ``kwargs`` go to its builder (size,
+    schema, ASTA switches). Same model, same defaults as ``torchreid.models.build_model(name, ...)``."""
+    return model_entrypoint(name)(num_classes, loss=loss, pretrained=pretrained, **kwargs)
 
 
 def build_model_from_config(cfg: CfgNode, num_classes: int, schema: AttributeSchema) -> nn.Module:
@@ -61,5 +45,10 @@ def build_model_from_config(cfg: CfgNode, num_classes: int, schema: AttributeSch
             temporal_kernel=asta.temporal_kernel,
             fuse_attention=asta.fuse_attention,
             reid_stream=asta.reid_stream,
+            attribute_bn=asta.attribute_bn,
+            attention_norm=asta.attention_norm,
+            temporal_init=asta.temporal_init,
+            attention_pooling=asta.attention_pooling,
+            detach_fused_attention=asta.detach_fused_attention,
         )
     return build_model(cfg.model.name, num_classes, **kwargs)

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 import torch
 from torch import nn
+from torch.nn.modules.utils import consume_prefix_in_state_dict_if_present
 
 from ..serialization import safe_torch_load
 
@@ -78,7 +79,8 @@ def read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     tensors = {}
     for key, value in obj.items():
         if torch.is_tensor(value):
-            tensors[key[len("module."):] if key.startswith("module.") else key] = value
+            tensors[key] = value
+    consume_prefix_in_state_dict_if_present(tensors, "module.")  # saved from nn.DataParallel
     return tensors
 
 

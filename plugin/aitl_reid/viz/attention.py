@@ -14,7 +14,7 @@ import torch
 
 from ..data.image_io import read_frames
 from ..data.sampling import dense_clip_indices
-from ..data.schema import ID_IRRELEVANT, ID_RELEVANT, STREAM_GROUPS
+from ..schema import ID_IRRELEVANT, ID_RELEVANT, STREAM_GROUPS
 from .figure import new_figure, save_figure
 from .frames import overlay_heatmap, to_display
 from .run import LoadedRun

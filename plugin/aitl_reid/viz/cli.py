@@ -1,13 +1,11 @@
-"""What the figure tools' command lines share: run options, list arguments, and clean exits on bad input."""
+"""What the figure tools' command lines share: run options and list arguments (clean exits: :func:`aitl_reid.launch.run_cli`)."""
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Callable, List, Optional
+from typing import List
 
-from .run import LoadedRun, load_config, load_run
-
-USAGE_EXIT = 2
+from ..launch import default_setup
+from .run import LoadedRun, load_run
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +19,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_run_from_args(args: argparse.Namespace) -> LoadedRun:
-    """:func:`load_run` for parsed :func:`add_run_arguments` options."""
-    return load_run(load_config(args.config_file, args.opts), args.checkpoint, args.random_weights)
+    """:func:`load_run` for parsed :func:`add_run_arguments` options (config and seed by :func:`default_setup`)."""
+    with default_setup(args.config_file, args.opts) as cfg:
+        return load_run(cfg, args.checkpoint, args.random_weights)
 
 
 def int_list(text: str) -> List[int]:
@@ -31,12 +30,3 @@ def int_list(text: str) -> List[int]:
         return [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got '{text}'") from None
-
-
-def run_cli(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = None) -> int:
-    """Run a tool's ``main``; bad input (config, paths, choices) ends with its message and status 2, not a traceback."""
-    try:
-        return main(argv)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return USAGE_EXIT

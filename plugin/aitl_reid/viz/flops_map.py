@@ -12,8 +12,8 @@ from typing import Sequence, Tuple
 from yacs.config import CfgNode
 
 from ..data.datamanager import schema_from_config
-from ..data.schema import BUILTIN_SCHEMAS, DEFAULT_SCHEMA, AttributeSchema, get_schema
-from ..models import build_model_from_config, count_flops
+from ..schema import BUILTIN_SCHEMAS, DEFAULT_SCHEMA, AttributeSchema, get_schema
+from ..models import ModelCost, build_model_from_config, count_flops
 from .curves import read_epoch_series
 from .figure import new_figure, save_figure
 
@@ -47,13 +47,19 @@ def _schema_for_cost(cfg: CfgNode) -> AttributeSchema:
     return schema_from_config(cfg.attributes) if name == "custom" else DEFAULT_SCHEMA
 
 
-def config_gflops(cfg: CfgNode) -> float:
-    """GFLOPs of one test clip (``video.seq_len`` frames at ``data.height x data.width``) for the config's model.
+def config_cost(cfg: CfgNode, num_classes: int = 1) -> ModelCost:
+    """FLOPs of one test clip (``video.seq_len`` frames at ``data.height x data.width``) and parameters
+    of the config's model with ``num_classes`` identities, built with random weights."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.model.pretrained = False  # weights do not change the cost, and may not be on this machine
+    model = build_model_from_config(cfg, num_classes, _schema_for_cost(cfg))
+    return count_flops(model, cfg.data.height, cfg.data.width, cfg.video.seq_len)
 
-    The identity classifier is unused at test time and is built with a single class.
-    """
-    model = build_model_from_config(cfg, 1, _schema_for_cost(cfg))
-    return count_flops(model, cfg.data.height, cfg.data.width, cfg.video.seq_len).gflops
+
+def config_gflops(cfg: CfgNode) -> float:
+    """GFLOPs of one test clip for the config's model (the identity classifier, unused at test time, has one class)."""
+    return config_cost(cfg).gflops
 
 
 def final_map(metrics_csv: str) -> float:

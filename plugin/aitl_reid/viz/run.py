@@ -14,7 +14,6 @@ from typing import Dict, List, Sequence
 import torch
 from yacs.config import CfgNode
 
-from ..config import get_default_config, merge_from_file, merge_from_list
 from ..data import VideoAttributeDataManager, build_datamanager
 from ..models import build_model_from_config, load_weights
 
@@ -30,15 +29,6 @@ class LoadedRun:
     model: torch.nn.Module
     device: torch.device
     weights: str  # the checkpoint path, or "random" for random weights
-
-
-def load_config(config_file: str, opts: Sequence[str] = ()) -> CfgNode:
-    """Defaults, then ``config_file`` (with its ``_BASE_`` chain), then ``KEY VALUE`` overrides; frozen."""
-    cfg = get_default_config()
-    merge_from_file(cfg, config_file)
-    merge_from_list(cfg, list(opts))
-    cfg.freeze()
-    return cfg
 
 
 def latest_checkpoint(save_dir: str) -> str:

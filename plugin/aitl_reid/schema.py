@@ -1,7 +1,9 @@
 """Attribute schemas: which attributes an annotation release has, their classes and their stream.
 
 A schema is the single source of truth shared by the CSV reader (column order and class checks),
-the model (classifier sizes per stream) and the attribute loss (one-hot targets per stream).
+the model (classifier sizes per stream), the attribute loss (one-hot targets per stream) and the
+attribute metrics. It sits at the bottom of the package: it imports nothing from ``aitl_reid``, so
+``data``, ``models``, ``losses`` and ``metrics`` all depend on it and not on each other.
 """
 from __future__ import annotations
 
@@ -58,6 +60,33 @@ class AttributeSchema:
         """Length of a stream's one-hot target / classifier output (0 if the group is empty)."""
         return sum(self.classes(group))
 
+    def blocks(self, group: str) -> List[Tuple[int, slice]]:
+        """``(column, slice of the stream's logits)`` per attribute of ``group``: its block of class units."""
+        out, offset = [], 0
+        for col in self.indices(group):
+            k = self.num_classes[col]
+            out.append((col, slice(offset, offset + k)))
+            offset += k
+        return out
+
+    def predict(self, logits: torch.Tensor, group: str, form: str = "softmax") -> Tuple[torch.Tensor, torch.Tensor]:
+        """Per-attribute predicted class and its probability, both ``[B, len(indices(group))]``.
+
+        The class is the argmax of the attribute's block of logits; ``form`` is the loss the head was
+        trained with and so says how a probability is read: ``"softmax"`` over the block, or
+        ``"bce"``, the sigmoid of the winning unit.
+        """
+        classes, probs = [], []
+        for _, block in self.blocks(group):
+            part = logits[:, block].float()
+            value, index = part.max(1)
+            classes.append(index)
+            probs.append(part.softmax(1).gather(1, index.unsqueeze(1)).squeeze(1) if form == "softmax" else value.sigmoid())
+        if not classes:
+            empty = logits.new_zeros((logits.shape[0], 0))
+            return empty.long(), empty.float()
+        return torch.stack(classes, 1), torch.stack(probs, 1)
+
     def one_hot(self, attrs: torch.Tensor, group: str) -> Tuple[torch.Tensor, torch.Tensor]:
         """One-hot targets ``[B, total_classes(group)]`` and a validity mask of the same shape.
 
@@ -76,6 +105,23 @@ class AttributeSchema:
             empty = attrs.new_zeros((attrs.shape[0], 0), dtype=torch.float32)
             return empty, empty
         return torch.cat(parts, 1), torch.cat(masks, 1)
+
+    def check_batch(self, attr_logits: Dict[str, torch.Tensor], attrs: torch.Tensor) -> None:
+        """Raise a ValueError unless ``attrs`` is ``[B, len(names)]`` and each stream's logits ``[B, width]``."""
+        if attrs.dim() != 2 or attrs.shape[1] != len(self.names):
+            raise ValueError(
+                f"attrs must be [B, {len(self.names)}] (one column per attribute of schema '{self.name}'), "
+                f"got shape {tuple(attrs.shape)}"
+            )
+        for stream, logits in attr_logits.items():
+            if stream not in STREAM_GROUPS:
+                raise ValueError(f"unknown attribute stream '{stream}', expected one of {STREAM_GROUPS}")
+            width = self.total_classes(stream)
+            if tuple(logits.shape) != (attrs.shape[0], width):
+                raise ValueError(
+                    f"attr_logits['{stream}'] must be [{attrs.shape[0]}, {width}] for schema '{self.name}', "
+                    f"got shape {tuple(logits.shape)}"
+                )
 
 
 _V2_KEYS = ("person_id", "camera_id", "tracklets_id")

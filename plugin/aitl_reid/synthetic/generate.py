@@ -12,14 +12,16 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
+from ..progress import progress
+from ..serialization import atomic_write
 from .camera import STRIP_WIDTHS, Camera, make_camera
 from .identity import Identity, sample_identity
-from .layout import STREAM_CAMERA, STREAM_IDENTITY, STREAM_RENDER, TrackletSpec, plan_tracklets, rng_for, select_queries
 from .metadata import ATTRIBUTE_CSV, write_attribute_csv, write_info
 from .render import render_tracklet_jpegs
 from .scene import plan_tracklet, target_for_role
+from .tracklets import STREAM_CAMERA, STREAM_IDENTITY, STREAM_RENDER, TrackletSpec, plan_tracklets, rng_for, select_queries
 
 DATASET_DIR = "mars"
 MANIFEST = "synthetic_manifest.json"
@@ -152,20 +154,21 @@ def _render_and_write(spec: TrackletSpec) -> int:
 
 
 def _render_all(specs: List[TrackletSpec], state: Dict[str, Any], workers: int) -> int:
+    def rendered(frame_counts: Iterable[int]) -> int:
+        return sum(progress(frame_counts, "rendering", total=len(specs), unit="tracklet"))
+
     if workers == 1:
         _init_worker(state)
-        return sum(_render_and_write(spec) for spec in specs)
+        return rendered(_render_and_write(spec) for spec in specs)
     with multiprocessing.get_context().Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
-        return sum(pool.imap_unordered(_render_and_write, specs, chunksize=4))
+        return rendered(pool.imap_unordered(_render_and_write, specs, chunksize=4))
 
 
 def _write_manifest(dataset_dir: str, params: Dict[str, Any], counts: Dict[str, int]) -> None:
     """Written last and atomically: its presence means the tree is complete."""
     text = json.dumps({"version": GENERATOR_VERSION, "params": params, "counts": counts}, indent=2, sort_keys=True)
-    tmp = os.path.join(dataset_dir, MANIFEST + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_write(os.path.join(dataset_dir, MANIFEST), "w", encoding="utf-8") as handle:
         handle.write(text + "\n")
-    os.replace(tmp, os.path.join(dataset_dir, MANIFEST))
 
 
 def generate_synthetic_mars(root: str, num_ids: int = 60, num_cams: int = 4, tracklets_per_id: int = 4,

@@ -1,0 +1,23 @@
+"""Use a trained model on your own tracklets: features, attribute predictions and gallery rankings.
+
+    from aitl_reid.inference import TrackletEncoder, load_trained, predict_attributes, read_tracklet_folders
+
+    trained = load_trained("log/asta_aitl_synthetic")          # a run folder or a checkpoint file
+    encoder = TrackletEncoder(trained, batch_size=64)
+    encoded = encoder.encode(read_tracklet_folders("my_tracklets"))
+    predictions = predict_attributes(encoded.attr_logits, trained.schema, trained.attribute_form)
+
+The command line is ``tools/reid_tracklets.py``; ONNX export is ``tools/export_onnx.py``.
+"""
+from .encoder import (AttributePredictions, EncodedTracklets, TorchForward, TrackletEncoder, TrackletPool,
+                      predict_attributes)
+from .inputs import InputError, Tracklet, crop_video_tracks, read_input, read_mot_tracks, read_tracklet_folders
+from .report import Ranking, rank_gallery
+from .run_files import RunError, TrainedModel, find_checkpoint, load_trained, save_run_config
+
+__all__ = [
+    "AttributePredictions", "EncodedTracklets", "TorchForward", "TrackletEncoder", "TrackletPool",
+    "predict_attributes", "InputError", "Tracklet", "crop_video_tracks", "read_input", "read_mot_tracks",
+    "read_tracklet_folders", "Ranking", "rank_gallery", "RunError", "TrainedModel", "find_checkpoint",
+    "load_trained", "save_run_config",
+]
