@@ -33,7 +33,7 @@ from aitl_reid.launch import run_cli
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("inputs", nargs="+", metavar="QUERY GALLERY", help="query and gallery tracklets (one input with --attributes-only)")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="QUERY and GALLERY (one TRACKLETS input with --attributes-only)")
     parser.add_argument("--run", required=True, help="training run folder (data.save_dir) or a checkpoint file")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--k", type=int, default=10, help="gallery tracklets listed per query (default 10)")
@@ -51,7 +51,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                              "on a GPU use more, e.g. 128)")
     parser.add_argument("--workers", type=int, default=2, help="frame-decoding processes (default 2)")
     parser.add_argument("--attributes-only", action="store_true", help="predict attributes for one input; no ranking")
-    parser.add_argument("--query-tracks", default="", help="MOTChallenge tracks of a QUERY video")
+    parser.add_argument("--query-tracks", default="", help="MOTChallenge tracks of a QUERY (or TRACKLETS) video")
     parser.add_argument("--gallery-tracks", default="", help="MOTChallenge tracks of a GALLERY video")
     parser.add_argument("--report-queries", type=int, default=50, help="queries drawn in report.html (default 50)")
     parser.add_argument("--attention", action="store_true", help="also draw each reported query's attention maps")

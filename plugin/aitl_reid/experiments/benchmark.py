@@ -24,7 +24,8 @@ TRAINING_KEYS = (
     "data.height", "data.width", "data.transforms", "video.seq_len", "video.sample_method", "train.batch_size",
     "sampler.num_instances", "train.optim", "train.lr", "train.weight_decay", "train.max_epoch",
     "train.max_iters_per_epoch", "train.lr_scheduler", "train.stepsize", "train.gamma", "train.warmup_epochs",
-    "model.pretrained", "model.asta.last_stride", "loss.triplet.margin", "loss.triplet.distance",
+    "model.name", "model.pretrained", "model.asta.last_stride", "loss.attribute.type", "loss.triplet.margin",
+    "loss.triplet.distance",
     "loss.aitl.distance", "loss.aitl.margin", "test.eval_freq", "test.max_clips", "test.dist_metric",
 )
 

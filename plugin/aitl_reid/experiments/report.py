@@ -147,7 +147,8 @@ def render_results(summaries: Sequence[VariantSummary], results: Sequence[RunRes
         "# Synthetic-data results: the Table 1 ablation on CPU",
         "",
         "**These are synthetic-data results.** The identities are procedurally rendered pedestrians "
-        "(`aitl_reid.synthetic`), not MARS, trained from scratch on a small CPU budget. They show "
+        "(`aitl_reid.synthetic`), not MARS, trained on a small CPU budget (backbone and weights under the "
+        "training settings below). They show "
         "how the five Table 1 variants behave relative to each other on this data; they are not "
         "comparable with the paper's MARS numbers (see `/work/shared/paper/NOTES.md`).",
         "",

@@ -100,9 +100,14 @@ def first_frame(tracklet: Tracklet, height: int, width: int) -> np.ndarray:
     return display_frames(tracklet.frames, [0], height, width)[0]
 
 
+def short(name: str, limit: int = 16) -> str:
+    """``name`` cut in the middle to at most ``limit`` characters (grid titles stay within their frame)."""
+    return name if len(name) <= limit else name[: limit // 2 - 1] + "…" + name[-(limit - limit // 2):]
+
+
 def plot_row(out_png: str, tracklets: Sequence[Tracklet], titles: Sequence[str], height: int, width: int) -> str:
     """One row of first frames with a title each (a query and its ranked gallery, or input tracklets)."""
-    figure, axes = new_figure(1, len(tracklets), size=(0.95 * len(tracklets) + 0.3, 2.3), squeeze=False)
+    figure, axes = new_figure(1, len(tracklets), size=(1.05 * len(tracklets) + 0.3, 2.4), squeeze=False)
     for axis, tracklet, title in zip(axes[0], tracklets, titles):
         axis.imshow(first_frame(tracklet, height, width))
         axis.set_title(title, fontsize=6)
@@ -138,7 +143,8 @@ def ranking_section(out_dir: str, index: int, query: EncodedTracklets, gallery: 
     """One query's part of the report: its grid PNG (written to ``out_dir/grids``) and its attribute table."""
     order, dists = ranking.indices[index].tolist(), ranking.distances[index].tolist()
     tracklets = [query.tracklets[index]] + [gallery.tracklets[g] for g in order]
-    titles = [f"query\n{query.names[index]}"] + [f"#{r} {gallery.names[g]}\nd={d:.3f}" for r, (g, d) in enumerate(zip(order, dists), 1)]
+    titles = [f"query\n{short(query.names[index])}"] + [f"#{r}  d={d:.3f}\n{short(gallery.names[g])}"
+                                                      for r, (g, d) in enumerate(zip(order, dists), 1)]
     png = plot_row(os.path.join(out_dir, "grids", f"query_{index:04d}.png"), tracklets, titles, *size)
     images = f"<img src='{os.path.relpath(png, out_dir)}'>"
     if extra_png:
@@ -152,7 +158,7 @@ def attributes_section(out_dir: str, start: int, encoded: EncodedTracklets, pred
     """Up to ``per_row`` input tracklets from ``start``: their first frames and predicted attributes."""
     stop = min(start + per_row, len(encoded.tracklets))
     png = plot_row(os.path.join(out_dir, "grids", f"tracklets_{start:05d}.png"), encoded.tracklets[start:stop],
-                   encoded.names[start:stop], *size)
+                   [short(name) for name in encoded.names[start:stop]], *size)
     tables = "".join(f"<div style='display:inline-block'><b>{html.escape(encoded.names[i])}</b><br>"
                      f"{_attribute_table(predictions, i)}</div>" for i in range(start, stop))
     return f"<section><img src='{os.path.relpath(png, out_dir)}'><br>{tables}</section>"
