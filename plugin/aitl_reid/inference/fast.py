@@ -3,8 +3,8 @@
 * ``fast`` (:class:`FrozenForward`): the model traced, frozen and optimised for inference by
   TorchScript: batch norm folded into the convolutions, oneDNN convolution kernels; float32, so
   features equal the exact path's within float rounding (``tests/test_inference_fast.py``).
-* ``bf16`` (:class:`FrozenForward` with ``bf16=True``): a channels_last copy of the model traced
-  and frozen under bfloat16 autocast; on CPUs with bfloat16 instructions (AVX512-BF16, AMX) the
+* ``bf16`` (:class:`FrozenForward` with ``bf16=True``): a channels_last copy of the model traced,
+  frozen and optimised the same way under bfloat16 autocast; on CPUs with bfloat16 instructions (AVX512-BF16, AMX) the
   fastest, at a stated cost in precision: features within 2e-2 of the exact path's, relative to
   their largest value (bfloat16 keeps 8 bits of mantissa).
 * ``exact`` (:class:`~.encoder.TorchForward`): the model as trained, the reference.
@@ -32,8 +32,8 @@ MAX_GRAPHS = 4  # traced batch shapes kept (a loader needs two)
 
 
 class FrozenForward:
-    """Traced, frozen TorchScript graphs of the model on the CPU: float32 (optimised for inference,
-    batch norm folded) or, with ``bf16``, a channels_last copy under bfloat16 autocast."""
+    """Traced, frozen, inference-optimised TorchScript graphs of the model on the CPU (batch norm
+    folded): float32, or with ``bf16`` a channels_last copy under bfloat16 autocast."""
 
     def __init__(self, model: torch.nn.Module, bf16: bool = False) -> None:
         self.bf16 = bf16
@@ -55,8 +55,8 @@ class FrozenForward:
                 self.graphs.pop(next(iter(self.graphs)))
             with torch.no_grad(), self._precision(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the tracer's notes on Python-side shape checks
-                frozen = torch.jit.freeze(torch.jit.trace(FlatOutputs(self.model, self.streams).eval(), clips))
-                self.graphs[key] = frozen if self.bf16 else torch.jit.optimize_for_inference(frozen)
+                traced = torch.jit.trace(FlatOutputs(self.model, self.streams).eval(), clips)
+                self.graphs[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
         return self.graphs[key]
 
     def __call__(self, clips: torch.Tensor) -> ClipOutputs:

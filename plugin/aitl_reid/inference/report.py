@@ -100,7 +100,7 @@ def first_frame(tracklet: Tracklet, height: int, width: int) -> np.ndarray:
     return display_frames(tracklet.frames, [0], height, width)[0]
 
 
-def short(name: str, limit: int = 16) -> str:
+def short(name: str, limit: int = 22) -> str:
     """``name`` cut in the middle to at most ``limit`` characters (grid titles stay within their frame)."""
     return name if len(name) <= limit else name[: limit // 2 - 1] + "…" + name[-(limit - limit // 2):]
 
