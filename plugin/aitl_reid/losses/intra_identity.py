@@ -18,6 +18,14 @@ from torch import nn
 from .distances import check_batch, pairwise_distance, same_identity_mask
 
 
+def candidate_masks(pids: torch.Tensor, include_anchor: bool = False) -> Tuple[torch.Tensor, torch.Tensor]:
+    """``(others, candidates)`` ``[N, N]``: the other tracklets of each anchor's identity, and the positives
+    an intra-identity triplet chooses from (``others`` plus the anchor itself when ``include_anchor``)."""
+    same = same_identity_mask(pids)
+    others = same & ~torch.eye(same.shape[0], dtype=torch.bool, device=same.device)
+    return others, (same if include_anchor else others)
+
+
 def select_far_near(
     selection_dist: torch.Tensor, pids: torch.Tensor, include_anchor: bool = False
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -27,10 +35,7 @@ def select_far_near(
     ``include_anchor``, as the released code does). Returns ``(far [N], near [N], counts [N])``;
     ``counts`` is False where the anchor has no other tracklet of its identity or far == near.
     """
-    same = same_identity_mask(pids)
-    eye = torch.eye(same.shape[0], dtype=torch.bool, device=same.device)
-    others = same & ~eye
-    candidates = same if include_anchor else others
+    others, candidates = candidate_masks(pids, include_anchor)
     with torch.no_grad():
         dist = selection_dist.detach()
         far = dist.masked_fill(~candidates, float("-inf")).argmax(1)
@@ -58,9 +63,7 @@ def selection_agreement(
     all candidates), summed into ``chance``.
     """
     far, _, _ = select_far_near(selection_dist, pids, include_anchor)
-    same = same_identity_mask(pids)
-    eye = torch.eye(same.shape[0], dtype=torch.bool, device=same.device)
-    candidates = same if include_anchor else same & ~eye
+    _, candidates = candidate_masks(pids, include_anchor)
     true = true_dist.to(selection_dist.device, torch.float64)
     top = true.masked_fill(~candidates, float("-inf")).amax(1, keepdim=True)
     low = true.masked_fill(~candidates, float("inf")).amin(1, keepdim=True)
