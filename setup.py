@@ -28,6 +28,6 @@ setup(
         "tqdm",
         "PyYAML",
     ],
-    extras_require={"test": ["pytest"]},
+    extras_require={"test": ["pytest", "hypothesis"]},
     entry_points={"console_scripts": ["aitl-reid-train = aitl_reid.train:main"]},
 )

@@ -8,7 +8,6 @@ and the match statistics look like a real evaluation. Quick mode ranks a small r
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -18,11 +17,11 @@ from scipy.io import loadmat
 from aitl_reid import _torchreid
 from aitl_reid.metrics import evaluate_rank
 
+from .mars_tree import MARS_META
 from .rows import Row
 from .settings import Settings
 from .timing import interleaved
 
-MARS_META = os.environ.get("AITL_MARS_META", str(Path(__file__).resolve().parents[2] / "shared/data/mars_meta"))
 FEATURE_DIM = 128
 NOISE = 1.25  # noise around unit-variance identity centres: mAP about 0.8 on MARS's structure
 MAX_RANK = 50

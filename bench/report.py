@@ -13,7 +13,8 @@ Each row times our implementation and a named reference in the same process, in 
 are per run: median [min-max] over the timed runs; throughput is computed from the median. The
 ratio is the median over rounds of the per-round ratio, with its min-max: for "faster" rows it is
 reference time / our time, for "the time" rows (a model doing more work than its baseline) our time
-/ reference time."""
+/ reference time. The memory row measures resident memory in MB instead of time (each run in a fresh
+process), its ratio being our MB / the reference's."""
 
 
 def render(rows: List[Row], command: str, machine: Dict[str, str], load_before: str, load_after: str,

@@ -2,7 +2,9 @@
 
 Every row states which way its ratio reads: ``speedup`` rows give reference time / our time (goal:
 at least so many times faster), ``cost`` rows give our time / reference time (goal: at most so
-many times the reference's time, for a model that does more work than its baseline).
+many times the reference's time, for a model that does more work than its baseline). A row's
+measurements are seconds unless its ``unit`` says otherwise (``MB`` for the memory row, a ``cost``
+row: our memory / the reference's); ``limit`` is an absolute goal on our median, in that unit.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ SENSES = ("speedup", "cost")
 
 @dataclass
 class Row:
-    """A measured (or skipped) comparison. Times are seconds per run; a run processes ``items_per_run`` ``item``."""
+    """A measured (or skipped) comparison. Times are seconds per run (or ``unit`` per run); a run processes
+    ``items_per_run`` ``item``."""
 
     key: str
     name: str
@@ -31,6 +34,8 @@ class Row:
     notes: List[str] = field(default_factory=list)
     skipped: str = ""
     extra: Dict[str, float] = field(default_factory=dict)
+    unit: str = "s"
+    limit: Optional[float] = None
 
     def __post_init__(self) -> None:
         if self.sense not in SENSES:
@@ -47,16 +52,30 @@ class Row:
 
     @property
     def met(self) -> Optional[bool]:
-        """Whether the median ratio meets the goal (None without a goal or measurement)."""
-        if self.goal is None or self.skipped:
+        """Whether the median ratio meets the goal and our median the limit (None without either, or unmeasured)."""
+        if (self.goal is None and self.limit is None) or self.skipped:
             return None
-        value = self.ratio[0]
-        return value >= self.goal if self.sense == "speedup" else value <= self.goal
+        verdicts = []
+        if self.goal is not None:
+            value = self.ratio[0]
+            verdicts.append(value >= self.goal if self.sense == "speedup" else value <= self.goal)
+        if self.limit is not None:
+            assert self.ours_time is not None
+            verdicts.append(self.ours_time.median <= self.limit)
+        return all(verdicts)
+
+    @property
+    def quantity(self) -> str:
+        """What a ``cost`` ratio compares: time, or memory for a row measured in MB."""
+        return "time" if self.unit == "s" else "memory"
 
     def goal_text(self) -> str:
-        if self.goal is None:
-            return "report"
-        return f">= {self.goal:g}x faster" if self.sense == "speedup" else f"<= {self.goal:g}x the time"
+        goals = []
+        if self.goal is not None:
+            goals.append(f">= {self.goal:g}x faster" if self.sense == "speedup" else f"<= {self.goal:g}x the {self.quantity}")
+        if self.limit is not None:
+            goals.append(f"ours <= {self.limit:g} {self.unit}")
+        return ", ".join(goals) or "report"
 
     def as_dict(self) -> dict:
         """JSON-ready form, with the derived ratio and verdict."""
@@ -80,9 +99,15 @@ def format_seconds(seconds: float) -> str:
     raise AssertionError("unreachable")
 
 
+def format_value(value: float, unit: str) -> str:
+    """A measurement in its unit: a readable duration for seconds, else three significant digits and the unit."""
+    return format_seconds(value) if unit == "s" else f"{value:.3g} {unit}"
+
+
 def format_timing(timing: Timing, row: Row) -> str:
     """``median [min-max]`` per run, with the throughput when a run counts items."""
-    text = f"{format_seconds(timing.median)} [{format_seconds(timing.low)}-{format_seconds(timing.high)}]"
+    low, median, high = (format_value(v, row.unit) for v in (timing.low, timing.median, timing.high))
+    text = f"{median} [{low}-{high}]"
     if row.item and row.items_per_run:
         text += f" ({row.items_per_run / timing.median:.3g} {row.item}/s)"
     return text
@@ -92,7 +117,7 @@ def format_ratio(row: Row) -> str:
     if row.skipped:
         return "-"
     median, low, high = row.ratio
-    word = "faster" if row.sense == "speedup" else "the time"
+    word = "faster" if row.sense == "speedup" else f"the {row.quantity}"
     return f"{median:.2f}x {word} [{low:.2f}-{high:.2f}]"
 
 

@@ -16,15 +16,25 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import cv2
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, settings
 from scipy.io import savemat
 
 from aitl_reid.schema import get_schema
+
+# Fuzz tests (tests/test_fuzz_*.py): few, reproducible examples so CI stays short and never flakes;
+# HYPOTHESIS_PROFILE=deep searches longer with fresh random inputs when hunting for parser holes.
+settings.register_profile("ci", max_examples=100, deadline=None, derandomize=True, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("deep", max_examples=3000, deadline=None, database=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 FRAME_HEIGHT, FRAME_WIDTH = 32, 16
 GREY_STEP = 20  # frame F<n> is a uniform image of grey level GREY_STEP * n

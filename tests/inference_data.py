@@ -56,7 +56,7 @@ def make_run(root: Path, model: str = "asta_resnet18", schema: str = "mars_v2", 
         state = {"state_dict": net.state_dict(), "epoch": epoch, "rank1": 0.0}
         if config_in_checkpoint:
             state["config"] = run_config_text(cfg, resolved)
-        save_checkpoint(state, str(root / "model"), epoch)
+        save_checkpoint(state, str(root), epoch)
     return root
 
 

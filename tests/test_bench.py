@@ -13,7 +13,7 @@ from bench.timing import Timing, interleaved_many
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BENCHMARKS = {"ranking", "training", "extraction", "loading", "aitl", "gpu"}
+BENCHMARKS = {"ranking", "training", "extraction", "loading", "aitl", "memory", "distributed", "gpu"}
 
 
 def _run(args, tmp_path):
@@ -84,6 +84,17 @@ def test_row_ratio_reads_in_the_row_sense_and_judges_the_goal():
     assert Row("x", "n", "a", "b", ours, reference).met is None  # no goal: report only
 
 
+def test_a_memory_row_reads_in_mb_and_judges_its_limit_on_our_median():
+    ours, reference = Timing((176.0, 177.0, 176.5)), Timing((161.0, 161.0, 161.0))
+    row = Row("memory", "n", "a", "b", ours, reference, sense="cost", unit="MB", limit=500.0)
+    cells = markdown_table([row]).splitlines()[-1].rstrip(" |").split(" | ")
+    assert cells[4:9] == ["176 MB [176 MB-177 MB]", "161 MB [161 MB-161 MB]", "1.10x the memory [1.09-1.10]",
+                          "ours <= 500 MB", "yes"]
+    assert Row("memory", "n", "a", "b", ours, reference, sense="cost", unit="MB", limit=170.0).met is False
+    both = Row("memory", "n", "a", "b", ours, reference, sense="cost", unit="MB", goal=1.05, limit=500.0)
+    assert both.goal_text() == "<= 1.05x the memory, ours <= 500 MB" and both.met is False
+
+
 def test_a_row_needs_timings_or_a_reason_and_skipped_rows_render():
     with pytest.raises(ValueError, match="no timings and no reason"):
         Row("x", "n", "a", "b")
@@ -96,3 +107,20 @@ def test_interleaved_rounds_rotate_the_order_and_time_every_function():
     timings = interleaved_many({name: (lambda n=name: calls.append(n)) for name in "abc"}, runs=3, warmup=1)
     assert calls == list("abc") + list("abc") + list("bca") + list("cab")
     assert all(len(t.seconds) == 3 for t in timings.values())
+
+
+def test_distributed_rows_read_steady_iterations_from_the_log_and_skip_in_quick_mode(tmp_path):
+    from bench.distributed import parse_log, run
+    from bench.settings import Settings
+
+    line = "epoch: [1/1][{}/4]\ttime {} ({})\tdata {} (0.1)\teta 0:00:01\tloss {} (5.0)\tlr 0.000300"
+    text = "\n".join(line.format(i, t, t, d, loss) for i, t, d, loss in
+                     [(1, 9.0, 0.5, 5.8332), (2, 3.0, 0.2, 5.9), (3, 2.0, 0.01, 5.7), (4, 4.0, 0.03, 5.6)])
+    parsed = parse_log("Show configuration\n" + text + "\nmAP: 3.3%\n", skipped=2)
+    assert (parsed.seconds, parsed.first_loss, parsed.iterations) == (3.0, 5.8332, 2)
+    assert parsed.data_seconds == pytest.approx(0.02)
+    with pytest.raises(ValueError, match="print_freq 1"):
+        parse_log(text.replace("[2/4]", "[5/4]"))
+    rows = run(Settings(quick=True, runs=1, workers=0, workdir=str(tmp_path)))
+    assert [row.sense for row in rows] == ["speedup", "cost"]
+    assert all("quick mode" in row.skipped for row in rows) and not list(tmp_path.iterdir())

@@ -74,7 +74,7 @@ def test_one_csv_for_several_sources_is_rejected(tmp_path):
 def test_too_few_identities_for_a_batch_names_the_config_keys(tiny_mars_root):
     cfg = tiny_config(tiny_mars_root)
     cfg.train.batch_size = 16  # 8 identities x 2 needed, 6 available
-    with pytest.raises(ValueError, match=r"train.batch_size 16 / sampler.num_instances 2 needs 8 identities .* only 6"):
+    with pytest.raises(ValueError, match=r"leaves 6 identities per rank, but train.batch_size 16 / sampler.num_instances 2 needs 8 identities"):
         build_datamanager(cfg, use_gpu=False)
 
 

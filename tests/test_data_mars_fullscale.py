@@ -1,30 +1,24 @@
 """Full-scale MARS check against the real metadata in ../shared/data/mars_meta (no images needed).
 
-The tree's frame names are rebuilt from the real ``.mat`` rows and the real first-release CSV's
-tracklet numbers, with one tiny JPEG hard-linked per frame name (1.19M links).
+The tree (``bench.mars_tree``) has the real ``.mat`` files and CSV, frame names rebuilt from them,
+and one tiny JPEG hard-linked per frame name (1.19M links).
 """
 from __future__ import annotations
 
-import csv
-import itertools
-import os
 import shutil
 import time
-from collections import defaultdict
 from pathlib import Path
-from typing import Dict, Iterator, List, Tuple
+from typing import Iterator
 
-import cv2
-import numpy as np
 import pytest
-from scipy.io import loadmat
 
 from aitl_reid.data.dataset import count_annotated
 from aitl_reid.data.mars import MarsAttr
 from aitl_reid.data.transforms import ClipTransform
+from bench.mars_tree import MARS_META, build_mars_tree
+from bench.memory import LIMIT_MB, measure_in_fresh_process
 
-META = Path(__file__).resolve().parents[2] / "shared" / "data" / "mars_meta"
-LINKS_PER_SOURCE = 60_000  # ext4 allows about 65,000 hard links per file
+META = Path(MARS_META)
 LOAD_SECONDS_GOAL = 30.0
 
 pytestmark = [
@@ -33,66 +27,11 @@ pytestmark = [
 ]
 
 
-def _csv_tracklet_numbers(path: Path) -> Dict[Tuple[int, int], Iterator[int]]:
-    """Per (person, camera), the CSV's tracklet numbers in increasing order (the names' sort order)."""
-    numbers: Dict[Tuple[int, int], List[int]] = defaultdict(list)
-    with open(path, newline="") as f:
-        reader = csv.reader(f)
-        next(reader)
-        for row in reader:
-            numbers[(int(row[0]), int(row[1]))].append(int(row[2]))
-    return {key: iter(sorted(values)) for key, values in numbers.items()}
-
-
-def _frame_names(rows: np.ndarray, csv_numbers: Dict[Tuple[int, int], Iterator[int]]) -> List[str]:
-    """Names-file lines for ``.mat`` rows; distractor and junk tracklets (no CSV row) are numbered 1, 2, ..."""
-    invented: Dict[Tuple[int, int], Iterator[int]] = defaultdict(lambda: itertools.count(1))
-    names: List[str] = []
-    for start, end, pid, cam in rows.tolist():
-        assert start == len(names) + 1, "the real .mat rows are contiguous"
-        number = next(csv_numbers[(pid, cam)] if pid > 0 else invented[(pid, cam)])
-        folder = "00-1" if pid == -1 else f"{pid:04d}"
-        names.extend(f"{folder}C{cam}T{number:04d}F{frame:03d}.jpg" for frame in range(1, end - start + 2))
-    return names
-
-
-def _link_frames(names: List[str], home: Path, sources: List[Path], offset: int) -> None:
-    for folder in {name[:4] for name in names}:
-        (home / folder).mkdir(parents=True)
-    for i, name in enumerate(names, start=offset):
-        os.link(sources[i // LINKS_PER_SOURCE], home / name[:4] / name)
-
-
-def build_full_mars(root: Path) -> Path:
-    """A MARS tree with the real metadata and CSV and one hard-linked JPEG per frame; returns ``root``."""
-    dataset_dir = root / "mars"
-    info = dataset_dir / "info"
-    info.mkdir(parents=True)
-    for name in ("tracks_train_info.mat", "tracks_test_info.mat", "query_IDX.mat"):
-        shutil.copy(META / name, info / name)
-    shutil.copy(META / "mars_attributes.csv", dataset_dir / "mars_attributes.csv")
-    csv_numbers = _csv_tracklet_numbers(META / "mars_attributes.csv")
-    train_names = _frame_names(loadmat(META / "tracks_train_info.mat")["track_train_info"], csv_numbers)
-    test_names = _frame_names(loadmat(META / "tracks_test_info.mat")["track_test_info"], csv_numbers)
-    (info / "train_name.txt").write_text("\n".join(train_names) + "\n")
-    (info / "test_name.txt").write_text("\n".join(test_names) + "\n")
-
-    source_dir = root / "sources"
-    source_dir.mkdir()
-    count = len(train_names) + len(test_names)
-    sources = [source_dir / f"{i}.jpg" for i in range(count // LINKS_PER_SOURCE + 1)]
-    for i, path in enumerate(sources):
-        cv2.imwrite(str(path), np.full((8, 4, 3), i % 256, dtype=np.uint8))
-    _link_frames(train_names, dataset_dir / "bbox_train", sources, 0)
-    _link_frames(test_names, dataset_dir / "bbox_test", sources, len(train_names))
-    return root
-
-
 @pytest.fixture(scope="module")
 def full_mars_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     root = tmp_path_factory.mktemp("full_mars")
     start = time.perf_counter()
-    build_full_mars(root)
+    build_mars_tree(root, META)
     print(f"\nfull-scale MARS tree built in {time.perf_counter() - start:.1f} s")
     yield root
     shutil.rmtree(root)  # 1.19M directory entries: do not leave them for pytest's tmp retention
@@ -115,3 +54,11 @@ def test_full_scale_mars_loads_published_protocol_with_every_csv_attribute(full_
     assert (len(distractors), count_annotated(distractors)) == (3248, 0)
     assert dataset[0]["img"].shape[1:] == (4, 3, 16, 8)
     assert seconds < LOAD_SECONDS_GOAL
+
+
+def test_full_scale_metadata_and_clip_index_stay_under_the_memory_goal(full_mars_root: Path) -> None:
+    """About 160 MB measured (BENCHMARKS.md, memory row); fails only on a regression far beyond that."""
+    measured = measure_in_fresh_process("ours", str(full_mars_root))
+    print(f"full-scale MARS metadata: {measured['retained_mb']:.0f} MB retained, {measured['peak_mb']:.0f} MB peak")
+    assert measured["tracklets"] == 8298 + 1980 + 9330
+    assert measured["retained_mb"] < LIMIT_MB and measured["peak_mb"] < LIMIT_MB

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aitl_reid.synthetic import generate_synthetic_mars
+from synthetic_trees import tiny_synthetic_tree
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -19,10 +19,7 @@ def load_main():
 
 @pytest.fixture(scope="module")
 def tiny_synthetic_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("synthetic")
-    generate_synthetic_mars(str(root), num_ids=8, num_cams=2, tracklets_per_id=4, min_frames=4, max_frames=8,
-                            height=64, width=32, num_distractors=1, num_junk=1)
-    return root
+    return tiny_synthetic_tree(tmp_path_factory.mktemp("synthetic"))
 
 
 def tiny_run_args(root, save_dir, *extra):

@@ -6,6 +6,8 @@ Importing this package registers its datasets and models with torchreid (idempot
 """
 from . import config, data, engine, losses, metrics, models, registry
 from .registry import list_datasets, list_models
+from .serialization import UntrustedFileError
 
 __version__ = "0.1.0"
-__all__ = ["config", "data", "engine", "losses", "metrics", "models", "registry", "list_models", "list_datasets"]
+__all__ = ["config", "data", "engine", "losses", "metrics", "models", "registry", "list_models", "list_datasets",
+           "UntrustedFileError"]

@@ -29,12 +29,33 @@ class _Tee:
         return self.console.isatty()
 
 
+def cut_after_last(path: str, marker: str) -> bool:
+    """Cut the file at ``path`` after the last line containing ``marker``; False if there is no such line.
+
+    A run resumed from a checkpoint continues the log of the killed run from the line the checkpoint
+    printed, so the lines of the epoch that was lost are not kept twice.
+    """
+    if not os.path.isfile(path):
+        return False
+    with open(path, "r+", encoding="utf-8", errors="replace", newline="") as file:
+        text = file.read()
+        found = text.rfind(marker)
+        if found < 0:
+            return False
+        end = text.find("\n", found)
+        keep = text[:len(text) if end < 0 else end + 1]
+        file.seek(0)
+        file.write(keep)
+        file.truncate()
+    return True
+
+
 @contextlib.contextmanager
-def tee_stdout(path: str) -> Iterator[None]:
-    """Within the block, ``print`` writes to the console and to ``path`` (overwritten)."""
+def tee_stdout(path: str, append: bool = False) -> Iterator[None]:
+    """Within the block, ``print`` writes to the console and to ``path`` (overwritten, or appended to)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     console = sys.stdout
-    with open(path, "w", encoding="utf-8") as file:
+    with open(path, "a" if append else "w", encoding="utf-8") as file:
         sys.stdout = _Tee(console, file)
         try:
             yield

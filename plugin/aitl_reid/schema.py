@@ -7,6 +7,7 @@ attribute metrics. It sits at the bottom of the package: it imports nothing from
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Dict, List, Sequence, Tuple
 
@@ -15,6 +16,17 @@ import torch
 ID_RELEVANT = "id_relevant"
 ID_IRRELEVANT = "id_irrelevant"
 STREAM_GROUPS: Tuple[str, str] = (ID_RELEVANT, ID_IRRELEVANT)
+_SHOWN_HEADER = 200  # characters of a header quoted in a message (a broken file's "header" may be huge)
+
+
+class SchemaError(ValueError):
+    """A header or a schema definition does not describe a usable attribute release."""
+
+
+def describe_header(header: Sequence[str]) -> str:
+    """A header as a quoted CSV line for messages, cut after a few hundred characters."""
+    line = ",".join(h.strip() for h in header)
+    return repr(line if len(line) <= _SHOWN_HEADER else line[:_SHOWN_HEADER] + "...")
 
 
 @dataclass(frozen=True)
@@ -30,18 +42,21 @@ class AttributeSchema:
     def __post_init__(self) -> None:
         n = len(self.names)
         if not (len(self.num_classes) == len(self.groups) == n):
-            raise ValueError(
+            raise SchemaError(
                 f"schema '{self.name}': names ({n}), num_classes ({len(self.num_classes)}) and "
                 f"groups ({len(self.groups)}) must have the same length"
             )
+        if len(self.key_columns) != 3:
+            raise SchemaError(f"schema '{self.name}': key_columns must name 3 columns (person, camera, tracklet)")
+        for column in list(self.key_columns) + list(self.names):
+            if not isinstance(column, str):
+                raise SchemaError(f"schema '{self.name}': column names must be strings, got {column!r}")
         for attr, group in zip(self.names, self.groups):
             if group not in STREAM_GROUPS:
-                raise ValueError(f"schema '{self.name}': attribute '{attr}' has group '{group}', expected one of {STREAM_GROUPS}")
+                raise SchemaError(f"schema '{self.name}': attribute '{attr}' has group '{group}', expected one of {STREAM_GROUPS}")
         for attr, k in zip(self.names, self.num_classes):
-            if int(k) < 2:
-                raise ValueError(f"schema '{self.name}': attribute '{attr}' needs at least 2 classes, got {k}")
-        if len(self.key_columns) != 3:
-            raise ValueError(f"schema '{self.name}': key_columns must name 3 columns (person, camera, tracklet)")
+            if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
+                raise SchemaError(f"schema '{self.name}': attribute '{attr}' needs an integer of at least 2 classes, got {k!r}")
 
     @property
     def header(self) -> List[str]:
@@ -177,7 +192,7 @@ def detect_schema(header: Sequence[str], source: str = "attribute CSV") -> Attri
         if cleaned == schema.header:
             return schema
     known = "\n".join(f"  {s.name}: {','.join(s.header)}" for s in BUILTIN_SCHEMAS.values())
-    raise ValueError(
-        f"{source}: unknown header {','.join(cleaned)!r}. Known headers:\n{known}\n"
+    raise SchemaError(
+        f"{source}: unknown header {describe_header(header)}. Known headers:\n{known}\n"
         "For another release set attributes.schema 'custom' and attributes.custom_* in the config."
     )

@@ -4,16 +4,24 @@ Reading torch files: ``weights_only=True`` with exactly the numpy types torchrei
 torchreid checkpoints keep metrics such as ``rank1`` as numpy scalars, which torch >= 2.6 refuses
 under ``weights_only=True``; allowing these few types keeps pickles from running arbitrary code
 while old checkpoints still load. Checkpoints and pretrained weights both read through here.
+A file torch refuses is then read statically (never executed) to tell a pickle that refers to
+arbitrary Python callables (:class:`UntrustedFileError`) from a damaged or foreign file; neither
+message repeats torch's advice to retry with ``weights_only=False``, which would run that code.
 
 Writing: :func:`atomic_write` leaves a file either as it was or complete (checkpoints, the epoch
 log, the synthetic dataset's manifest), never half-written after a kill.
 """
 from __future__ import annotations
 
+import _compat_pickle
 import contextlib
 import os
+import pickle
+import pickletools
 import tempfile
-from typing import IO, Any, Iterator
+import zipfile
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterator, List, Optional, Set
 
 import numpy as np
 import torch
@@ -28,13 +36,139 @@ NUMPY_SAFE_GLOBALS = [_numpy_scalar, np.dtype] + [
 ]
 
 
+class UntrustedFileError(ValueError):
+    """A file whose pickle refers to Python callables or classes that loading would run; it is never loaded."""
+
+
 def safe_torch_load(path: str) -> Any:
-    """``torch.load`` on CPU with ``weights_only=True``; any failure becomes a ``ValueError`` naming ``path``."""
-    try:
-        with torch.serialization.safe_globals(NUMPY_SAFE_GLOBALS):
+    """``torch.load`` on CPU with ``weights_only=True``; a refused file raises a ``ValueError`` naming ``path``.
+
+    :class:`UntrustedFileError` (a ``ValueError``) when the pickle refers to objects that could run
+    code, else ``ValueError("cannot read <path>: ...")`` (damaged, truncated, not a torch file).
+    """
+    with torch.serialization.safe_globals(NUMPY_SAFE_GLOBALS):
+        try:
             return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # corrupt, truncated, not a torch file, or a disallowed pickle
-        raise ValueError(f"cannot read {path}: {err}") from err
+        except pickle.UnpicklingError:  # torch's text advises weights_only=False: replaced, not chained
+            refusal = _refusal(path)
+        except Exception as err:  # corrupt zip, truncated, empty, unreadable
+            reason = str(err) or f"{type(err).__name__}: the file is empty or cut short"
+            raise ValueError(f"cannot read {path}: {reason}") from err
+    raise refusal from None
+
+
+def _refusal(path: str) -> ValueError:
+    """Why torch's weights-only unpickler refused ``path``, found by reading its pickles without running them."""
+    try:
+        scan = scan_pickles(path)
+    except (OSError, zipfile.BadZipFile) as err:
+        return ValueError(f"cannot read {path}: {err}")
+    allowed = _weights_only_globals()
+    unsafe = sorted(name for name in scan.globals if name not in allowed)
+    if unsafe:
+        shown = ", ".join(unsafe[:5]) + (f" and {len(unsafe) - 5} more" if len(unsafe) > 5 else "")
+        return UntrustedFileError(
+            f"{path} holds Python objects that could run code when loaded (it refers to {shown}), so it was "
+            "not loaded. Use files only from sources you trust; to reuse trained weights, re-save just the "
+            "tensors from code you trust (torch.save(model.state_dict(), 'weights.pth')) and load that file."
+        )
+    if scan.error:
+        return ValueError(f"cannot read {path}: it is not a file written by torch.save, or it is damaged ({scan.error})")
+    return ValueError(
+        f"cannot read {path}: its pickle (protocol {scan.protocol}) uses instructions that safe loading does not "
+        "accept; re-save it with torch.save and its default pickle protocol"
+    )
+
+
+def _weights_only_globals() -> Set[str]:
+    """Names ``torch.load(weights_only=True)`` resolves now: torch's defaults and those marked safe.
+
+    The same two private tables torch's public ``get_unsafe_globals_in_checkpoint`` reads; that
+    function itself cannot be used, as it reads only zip files with protocol-2 pickles.
+    """
+    from torch import _weights_only_unpickler as unpickler
+
+    return set(unpickler._get_allowed_globals()) | set(unpickler._get_user_allowed_globals())
+
+
+@dataclass
+class PickleScan:
+    """What the pickles of a file refer to, read opcode by opcode without building any object."""
+
+    globals: Set[str] = field(default_factory=set)  # "module.name"; COMPUTED_NAME where not static
+    protocol: int = 0  # the highest PROTO opcode seen
+    error: str = ""  # why a pickle could not be parsed, if one could not
+
+
+COMPUTED_NAME = "<a name computed while loading>"
+_MAX_LEGACY_PICKLES = 6  # torch's legacy format: magic, protocol, sys info, object, storage keys, then raw bytes
+_STRING_OPS = {"STRING", "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8"}
+_GET_OPS = {"GET", "BINGET", "LONG_BINGET"}
+_PUT_OPS = {"PUT", "BINPUT", "LONG_BINPUT"}
+_NO_STACK_OPS = {"PROTO", "FRAME", "MEMOIZE", "STOP"} | _PUT_OPS
+
+
+def scan_pickles(path: str) -> PickleScan:
+    """The globals referred to by the pickles of a torch file (zip archive or the legacy format)."""
+    scan = PickleScan()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.namelist():
+                if member.endswith(".pkl"):
+                    with archive.open(member) as stream:
+                        _scan_stream(stream, scan, max_pickles=1)
+    else:
+        with open(path, "rb") as stream:
+            _scan_stream(stream, scan, max_pickles=_MAX_LEGACY_PICKLES)
+    return scan
+
+
+def _scan_stream(stream: IO[bytes], scan: PickleScan, max_pickles: int) -> None:
+    for index in range(max_pickles):
+        try:
+            _scan_one(stream, scan)
+        except (ValueError, EOFError) as err:  # pickletools' errors (a UnicodeDecodeError is a ValueError)
+            if index == 0:  # after the first, the end of the file or the legacy format's raw tensor bytes
+                scan.error = str(err)
+            return
+
+
+def _scan_one(stream: IO[bytes], scan: PickleScan) -> None:
+    """One pickle up to STOP; ``STACK_GLOBAL`` names are resolved when the two strings were pushed just before."""
+    pushed: List[Optional[str]] = []  # what each stack-changing opcode pushed: a string or None (anything else)
+    memo = {}
+    for opcode, arg, _ in pickletools.genops(stream):
+        name = opcode.name
+        if name == "PROTO":
+            scan.protocol = max(scan.protocol, int(arg))
+        if name in ("GLOBAL", "INST"):
+            module, _, attribute = str(arg).partition(" ")
+            scan.globals.add(_python3_name(module, attribute))
+        elif name == "STACK_GLOBAL":
+            module, attribute = pushed if len(pushed) == 2 else (None, None)
+            known = module is not None and attribute is not None
+            scan.globals.add(f"{module}.{attribute}" if known else COMPUTED_NAME)
+            pushed.append(None)
+        elif name == "MEMOIZE":
+            memo[len(memo)] = pushed[-1] if pushed else None
+        elif name in _PUT_OPS:
+            memo[arg] = pushed[-1] if pushed else None
+        elif name in _GET_OPS:
+            pushed.append(memo.get(arg))
+        elif name in _STRING_OPS:
+            pushed.append(arg if isinstance(arg, str) else None)
+        elif name not in _NO_STACK_OPS:
+            pushed.append(None)
+        del pushed[:-2]
+
+
+def _python3_name(module: str, attribute: str) -> str:
+    """``module.name`` as Python 3 (and torch's unpickler) reads a protocol-2 ``GLOBAL`` (``__builtin__`` -> ``builtins``)."""
+    if (module, attribute) in _compat_pickle.NAME_MAPPING:
+        module, attribute = _compat_pickle.NAME_MAPPING[(module, attribute)]
+    elif module in _compat_pickle.IMPORT_MAPPING:
+        module = _compat_pickle.IMPORT_MAPPING[module]
+    return f"{module}.{attribute}"
 
 
 @contextlib.contextmanager
@@ -46,15 +180,44 @@ def atomic_write(path: str, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]
     temporary file is removed (or, after a kill, left under a ``.tmp-`` name).
     """
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+    except OSError as err:
+        raise WriteError(f"cannot write {path}: {err.strerror or err}", err.errno) from err
     try:
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(err, OSError) and not isinstance(err, WriteError):
+            previous = "its previous content is unchanged" if os.path.exists(path) else "no partial file was left"
+            raise WriteError(f"cannot write {path}: {err.strerror or err}; {previous}", err.errno) from err
         raise
+
+
+class WriteError(OSError):
+    """A file could not be written (no space, no permission, read-only disk); the message names it."""
+
+    def __init__(self, message: str, error_number: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.errno = error_number
+
+
+def ensure_writable_dir(path: str, key: str) -> None:
+    """Fail at start-up, not after the first epoch, when the folder ``key`` names cannot be written.
+
+    Writes and removes a probe file: permission bits alone say nothing for root or read-only mounts.
+    """
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as err:
+        raise WriteError(f"{key} '{path}' is not writable ({err.strerror or err}); give a folder this process can "
+                         f"write with {key} PATH", err.errno) from err

@@ -3,53 +3,99 @@
     python -m aitl_reid.train --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]
     aitl-reid-train --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]   # the installed console script
     python tools/main.py --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]  # from a checkout
+    torchrun --nproc_per_node=4 tools/main.py --config-file ...                    # DistributedDataParallel
 
 Missing datasets and invalid configs end with exit status 2 and a message saying what to do,
-never a traceback.
+never a traceback. ``model.resume auto`` continues from the newest complete checkpoint in
+``data.save_dir`` (or starts fresh), so a preempted job is requeued with the same command.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
-from typing import List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+import torch
 from yacs.config import CfgNode
 
-from . import __version__, _torchreid
+from . import __version__, _torchreid, distributed
 from .config import ConfigError
+from .console_log import cut_after_last, tee_stdout
 from .data import DatasetNotFoundError, build_datamanager
+from .data.image_io import FrameReadError, frame_error_message
 from .engine import (
-    CheckpointError, NonFiniteLossError, build_engine, build_optimizer, build_scheduler, engine_run_kwargs,
-    init_attribute_bias, resume,
+    CHECKPOINT_SAVED, CheckpointError, NonFiniteLossError, build_engine, build_optimizer, build_scheduler,
+    engine_run_kwargs, init_attribute_bias, latest_complete_checkpoint, load_checkpoint,
 )
 from .inference.run_files import run_config_text, save_run_config
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
-from .models import build_model_from_config, load_weights
+from .models import build_model_from_config, convert_sync_batchnorm, load_weights
 from .registry import list_models
+from .serialization import WriteError, ensure_writable_dir
 
 TRAINING_FAILED_EXIT = 1
+ResumePoint = Optional[Tuple[str, Dict[str, Any]]]  # (checkpoint path, its content)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = default_argument_parser(__doc__).parse_args(argv)
     try:
-        with default_setup(args.config_file, args.opts, log_name=log_name) as cfg:
-            return run(cfg)
-    except ConfigError as err:
+        with default_setup(args.config_file, args.opts) as cfg, distributed.process_group(cfg.use_gpu):
+            if distributed.is_main_process():
+                ensure_writable_dir(cfg.data.save_dir, "data.save_dir")
+            start = resume_point(cfg)
+            with run_log(cfg, start):
+                return run(cfg, start)
+    except (CheckpointError, WriteError, ValueError, FileNotFoundError) as err:
+        # bad input: config (ConfigError is a ValueError), data files, weights, checkpoints, save_dir
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
 
 
-def log_name(cfg: CfgNode) -> str:
-    """``test.log`` for an evaluation-only run (so it keeps the training ``log.txt``), else ``log.txt``."""
-    return "test.log" if cfg.test.evaluate else "log.txt"
+def resume_point(cfg: CfgNode) -> ResumePoint:
+    """The checkpoint ``model.resume`` names, read once: a path, or ``auto`` (the newest complete one in
+    ``data.save_dir``, None if there is none). Under torchrun rank 0 chooses and every rank reads that file."""
+    if not cfg.model.resume or cfg.test.evaluate:
+        return None
+    if cfg.model.resume != "auto":
+        return cfg.model.resume, load_checkpoint(cfg.model.resume)
+    found = latest_complete_checkpoint(cfg.data.save_dir) if distributed.is_main_process() else None
+    path = distributed.broadcast_object(found[0] if found else None)
+    if path is None:
+        print(f"model.resume auto: no checkpoint in {cfg.data.save_dir}, starting fresh")
+        return None
+    return path, found[1] if found else load_checkpoint(path)
 
 
-def run(cfg: CfgNode) -> int:
+@contextlib.contextmanager
+def run_log(cfg: CfgNode, start: ResumePoint) -> Iterator[None]:
+    """Rank 0 copies what it prints to ``log.txt`` (``test.log`` when only evaluating, keeping the training log);
+    other ranks print nothing. A run resumed from a checkpoint of this folder continues the log after the line
+    that checkpoint printed, so the lines of the lost epoch do not appear twice."""
+    if not distributed.is_main_process():
+        with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
+            yield
+        return
+    path = os.path.join(cfg.data.save_dir, "test.log" if cfg.test.evaluate else "log.txt")
+    own = start is not None and os.path.dirname(os.path.dirname(os.path.abspath(start[0]))) == os.path.abspath(cfg.data.save_dir)
+    append = own and cut_after_last(path, f"{CHECKPOINT_SAVED} {start[0]}")  # type: ignore[index]
+    with tee_stdout(path, append=append):
+        yield
+
+
+def run(cfg: CfgNode, start: ResumePoint = None) -> int:
     """Build data, model, optimizer and engine from a frozen config, then train and/or evaluate."""
     print(f"Show configuration\n{cfg}\n")
     print(f"Collecting env info ...\n{_torchreid.utils.collect_env_info()}\n")
     print(f"aitl_reid {__version__} — models: {', '.join(list_models())}")
+    processes = distributed.world_size()
+    if processes > 1 and cfg.train.fixbase_epoch > 0:
+        raise ConfigError("train.fixbase_epoch freezes layers part-way through training, which DistributedDataParallel "
+                          "(its graph fixed after the first step) cannot follow; set train.fixbase_epoch 0 under torchrun")
+    if processes > 1:
+        print(f"torchrun: {processes} processes, global batch {processes} x {cfg.train.batch_size}")
 
     try:
         datamanager = build_datamanager(cfg)
@@ -61,33 +107,47 @@ def run(cfg: CfgNode) -> int:
     model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema)
     if init_attribute_bias(cfg, model, datamanager):
         print("Attribute classifier biases start at the training label prior (model.asta.attribute_prior_bias)")
+    if cfg.train.sync_bn and processes > 1:
+        model = convert_sync_batchnorm(model)
+        print("Batch norm statistics over the global batch (train.sync_bn)")
     num_params = sum(p.numel() for p in model.parameters())
     print(f"Model: {cfg.model.name} ({num_params / 1e6:.2f} M parameters)")
+    if cfg.model.load_weights:
+        print(load_weights(model, cfg.model.load_weights))
     optimizer = build_optimizer(cfg, model)
     scheduler = build_scheduler(cfg, optimizer)
-
-    run_kwargs = engine_run_kwargs(cfg)
-    try:
-        if cfg.model.load_weights:
-            print(load_weights(model, cfg.model.load_weights))
-        if cfg.model.resume:
-            run_kwargs["start_epoch"] = resume(cfg.model.resume, model, optimizer, scheduler)
-    except (CheckpointError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return USAGE_EXIT
-
     engine = build_engine(cfg, datamanager, model, optimizer, scheduler)
-    # the config with its attribute schema resolved: config.yaml and in every checkpoint (for inference)
-    save_run_config(cfg, datamanager.attribute_schema)
+    run_kwargs = engine_run_kwargs(cfg)
+    if start is not None:
+        run_kwargs["start_epoch"] = engine.resume(*start)
+        _warn_on_other_thread_count(cfg, start[1])
+    if engine.is_main:
+        # the config with its attribute schema resolved: config.yaml and in every checkpoint (for inference)
+        save_run_config(cfg, datamanager.attribute_schema)
     engine.run_config = run_config_text(cfg, datamanager.attribute_schema)
-    start = time.time()
+    began = time.time()
     try:
         engine.run(**run_kwargs)
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
         return TRAINING_FAILED_EXIT
-    print(f"Done in {time.time() - start:.0f} s. Logs, checkpoints and metrics.csv are in {cfg.data.save_dir}")
+    except FrameReadError as err:
+        print(f"error: {frame_error_message(err)}\nTraining stopped; the checkpoints written before are intact. "
+              "Replace the file, or set data.on_bad_frame skip to train on other clips of its tracklet.", file=sys.stderr)
+        return TRAINING_FAILED_EXIT
+    except WriteError as err:
+        print(f"error: {err}\nThe checkpoints written before are intact: make room (or fix the folder) and rerun the "
+              "same command with model.resume auto to continue from the last one.", file=sys.stderr)
+        return TRAINING_FAILED_EXIT
+    print(f"Done in {time.time() - began:.0f} s. Logs, checkpoints and metrics.csv are in {cfg.data.save_dir}")
     return 0
+
+
+def _warn_on_other_thread_count(cfg: CfgNode, checkpoint: Dict[str, Any]) -> None:
+    saved = checkpoint.get("num_threads")
+    if cfg.train.deterministic and saved and saved != torch.get_num_threads():
+        print(f"warning: the checkpoint was written with {saved} CPU threads, this run has {torch.get_num_threads()}; "
+              f"float sums may differ from the uninterrupted run (set train.num_threads {saved})")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ def get_default_config() -> CN:
     cfg.model.pretrained = False  # load ImageNet weights for the backbone (needs model.pretrained_path offline)
     cfg.model.pretrained_path = ""  # local .pth file with backbone weights (torchvision or torchreid format)
     cfg.model.load_weights = ""  # checkpoint whose weights are loaded before training/testing
-    cfg.model.resume = ""  # checkpoint to resume training from (model, optimizer, scheduler, epoch)
+    cfg.model.resume = ""  # checkpoint to resume training from, or "auto": the newest complete one in data.save_dir (fresh start if none)
 
     cfg.model.asta = CN()
     cfg.model.asta.id_relevant_stream = True  # enable the identity-relevant attribute stream
@@ -64,12 +64,14 @@ def get_default_config() -> CN:
     cfg.data.norm_std = [0.229, 0.224, 0.225]  # per-channel normalisation std
     cfg.data.save_dir = "log"  # folder for logs, checkpoints, metrics CSV and figures
     cfg.data.query_in_gallery = False  # also append query tracklets to the gallery (released code on Duke)
+    cfg.data.on_bad_frame = "error"  # an unreadable training frame: "error" (stop, naming the file) or "skip" (another clip)
 
     cfg.sampler = CN()
     cfg.sampler.train_sampler = "RandomIdentitySampler"  # torchreid sampler for training batches
     cfg.sampler.num_instances = 4  # K: tracklets per identity in a batch
     cfg.sampler.num_cams = 1  # cameras per batch (RandomDomainSampler)
     cfg.sampler.num_datasets = 1  # datasets per batch (RandomDatasetSampler)
+    cfg.sampler.identity_shards = 0  # RandomIdentitySampler: disjoint identity shards per batch (0 = number of processes)
 
     cfg.video = CN()
     cfg.video.seq_len = 4  # T: frames per clip
@@ -98,6 +100,11 @@ def get_default_config() -> CN:
     cfg.train.amp = "off"  # mixed precision on GPU: "off", "bf16" or "fp16"
     cfg.train.grad_clip = 0.0  # max gradient norm (0 disables clipping)
     cfg.train.max_iters_per_epoch = 0  # cap iterations per epoch (0 = whole epoch); for quick runs
+    cfg.train.checkpoint_freq = 1  # epochs between checkpoints (evaluated epochs always get one)
+    cfg.train.keep_checkpoints = 3  # recent checkpoints kept (0 = all); the best (mAP) and the last are never deleted
+    cfg.train.deterministic = False  # deterministic algorithms and a fixed thread count: repeatable runs, slower on GPU
+    cfg.train.num_threads = 0  # CPU threads for torch (0 = torch's default)
+    cfg.train.sync_bn = False  # under torchrun: batch norm statistics over the global batch (SyncBatchNorm)
 
     cfg.sgd = CN()
     cfg.sgd.momentum = 0.9  # momentum factor

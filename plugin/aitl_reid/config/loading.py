@@ -1,7 +1,9 @@
 """Load YAML configs with ``_BASE_`` inheritance and reject unknown keys with a suggestion.
 
 yacs alone neither inherits nor tells the user which key they probably meant; both matter when
-an ablation config states only what differs from a shared base file.
+an ablation config states only what differs from a shared base file. Every problem with a file or
+an override, including those yacs finds (a value of the wrong type), is a :class:`ConfigError`
+naming the file (or the command line) and the key.
 """
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ import yaml
 from yacs.config import CfgNode as CN
 
 BASE_KEY = "_BASE_"
+# what yacs raises for a value it cannot take: a type mismatch (ValueError), a type it never holds
+# (AssertionError from its checks), an override literal Python cannot hash or nest that deep
+_YACS_VALUE_ERRORS = (ValueError, TypeError, KeyError, AssertionError, RecursionError)
 
 
 class ConfigError(ValueError):
@@ -37,30 +42,18 @@ def _unknown_key_message(key: str, valid: Sequence[str], source: str) -> str:
     return f"{source}: unknown config key '{key}'{hint} (valid keys are listed by get_default_config())"
 
 
-def _check_mapping(cfg: CN, mapping: Dict[str, Any], source: str, prefix: str = "") -> None:
-    valid = flat_keys(cfg)
+def _check_mapping(node: CN, mapping: Dict[Any, Any], source: str, valid: Sequence[str], prefix: str = "") -> None:
+    """Every key of ``mapping`` (nested sections included) names a key of ``node``; a section gets a mapping."""
     for name, value in mapping.items():
         path = f"{prefix}{name}"
-        target = _lookup(cfg, path)
-        if target is _MISSING:
-            section_keys = [k for k in valid if k.startswith(prefix)] or valid
+        if not isinstance(name, str) or name not in node:
+            section_keys = [k for k in valid if k.startswith(prefix)] or list(valid)
             raise ConfigError(_unknown_key_message(path, section_keys, source))
+        target = node[name]
         if isinstance(target, CN):
             if not isinstance(value, dict):
                 raise ConfigError(f"{source}: key '{path}' is a section; give it a mapping of keys")
-            _check_mapping(cfg, value, source, path + ".")
-
-
-_MISSING = object()
-
-
-def _lookup(cfg: CN, path: str) -> Any:
-    node: Any = cfg
-    for part in path.split("."):
-        if not isinstance(node, CN) or part not in node:
-            return _MISSING
-        node = node[part]
-    return node
+            _check_mapping(target, value, source, valid, path + ".")
 
 
 def _read_yaml_with_bases(path: str, seen: Iterable[str] = ()) -> List[Dict[str, Any]]:
@@ -70,15 +63,20 @@ def _read_yaml_with_bases(path: str, seen: Iterable[str] = ()) -> List[Dict[str,
         raise ConfigError(f"config file not found: {path}")
     if path in seen:
         raise ConfigError(f"{path}: circular {BASE_KEY} chain")
-    with open(path, "r", encoding="utf-8") as handle:
-        try:
-            mapping = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: invalid YAML: {err}") from err
+    with open(path, "rb") as handle:
+        data = handle.read()
+    try:
+        mapping = yaml.safe_load(data.decode("utf-8")) or {}
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}: {data[err.start]:#04x})") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as err:  # a ValueError: a date like 2024-02-30
+        raise ConfigError(f"{path}: invalid YAML: {err}") from None
     if not isinstance(mapping, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     chain: List[Dict[str, Any]] = []
     base = mapping.pop(BASE_KEY, None)
+    if base is not None and not isinstance(base, str):
+        raise ConfigError(f"{path}: {BASE_KEY} must be the path of one YAML file, got {base!r}")
     if base:
         base_path = os.path.join(os.path.dirname(path), base)
         chain.extend(_read_yaml_with_bases(base_path, tuple(seen) + (path,)))
@@ -88,18 +86,33 @@ def _read_yaml_with_bases(path: str, seen: Iterable[str] = ()) -> List[Dict[str,
 
 def merge_from_file(cfg: CN, path: str) -> None:
     """Merge a YAML file (and the ``_BASE_`` files it extends) into ``cfg`` in place."""
+    valid = flat_keys(cfg)
     for mapping in _read_yaml_with_bases(path):
         source = mapping.pop("__file__")
-        _check_mapping(cfg, mapping, source)
-        cfg.merge_from_other_cfg(CN(mapping))
+        _check_mapping(cfg, mapping, source, valid)
+        try:
+            cfg.merge_from_other_cfg(CN(mapping))
+        except _YACS_VALUE_ERRORS as err:
+            raise ConfigError(f"{source}: {_yacs_message(err)}") from None
 
 
 def merge_from_list(cfg: CN, opts: Sequence[str]) -> None:
     """Merge ``KEY VALUE`` pairs from the command line into ``cfg`` in place."""
     if len(opts) % 2:
-        raise ConfigError(f"command-line overrides must be KEY VALUE pairs; got an odd list: {list(opts)}")
+        raise ConfigError(f"command line: overrides must be KEY VALUE pairs; got an odd list: {list(opts)}")
     valid = flat_keys(cfg)
     for key in opts[0::2]:
         if key not in valid:
-            raise ConfigError(_unknown_key_message(key, valid, "command line"))
-    cfg.merge_from_list(list(opts))
+            raise ConfigError(_unknown_key_message(str(key), valid, "command line"))
+    try:
+        cfg.merge_from_list(list(opts))
+    except _YACS_VALUE_ERRORS as err:
+        raise ConfigError(f"command line: {_yacs_message(err)}") from None
+
+
+def _yacs_message(err: Exception) -> str:
+    """yacs's text (e.g. "Type mismatch ... for config key: train.lr"), with what to do for a type mismatch."""
+    text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    if text.startswith("Type mismatch"):
+        text += " (give a value of the default's type, e.g. 1.0 rather than 1 for a float key)"
+    return text or type(err).__name__

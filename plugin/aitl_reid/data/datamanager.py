@@ -10,18 +10,28 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 from torchvision.transforms.v2.functional import pil_to_tensor
 from yacs.config import CfgNode
 
-from .. import _torchreid
+from .. import _torchreid, distributed
 from ..schema import AttributeSchema
 from .attributes_csv import SchemaSpec
 from .clip_view import DenseClipView
-from .dataset import VideoAttributeDataset
+from .dataset import Tracklet, VideoAttributeDataset
+from .identity_sampler import IdentityShardSampler
 from .transforms import build_clip_transforms
 
 DEFAULT_TRANSFORMS = ("random_flip", "pad_crop", "random_erase")
+
+
+def rank_share(tracklets: Sequence[Tracklet]) -> List[Tracklet]:
+    """This process's contiguous share of a test split (all of it in a single process); the engine gathers the
+    shares' features back in rank order, which is the split's order."""
+    processes, me = distributed.world_size(), distributed.rank()
+    bounds = np.linspace(0, len(tracklets), processes + 1).round().astype(int)
+    return list(tracklets[bounds[me]:bounds[me + 1]])
 
 
 def schema_from_config(attributes: CfgNode) -> SchemaSpec:
@@ -76,6 +86,9 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         attributes_csv: str = "",
         schema: SchemaSpec = "auto",
         verbose: bool = True,
+        seed: int = 0,
+        identity_shards: int = 0,
+        on_bad_frame: str = "error",
     ) -> None:
         # torchreid's DataManager.__init__ is not called: all it does is set the attributes below and
         # build per-image PIL transforms, which would be discarded for the clip transforms.
@@ -91,7 +104,7 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         self.use_gpu = torch.cuda.is_available() and use_gpu
         self._workers = workers
         common = dict(root=root, seq_len=seq_len, sample_method=sample_method, max_clips=max_clips,
-                      query_in_gallery=query_in_gallery, verbose=verbose)
+                      query_in_gallery=query_in_gallery, verbose=verbose, on_bad_frame=on_bad_frame)
         # the configured CSV and schema describe the sources; a cross-dataset target reads its own
         # default CSV and has its schema detected from the header
         own = dict(attributes_csv=attributes_csv, schema=schema)
@@ -108,7 +121,8 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         self.attribute_schema: AttributeSchema = trainset.attribute_schema
         # training labels, one row per tracklet: the label prior and majority baselines are read from them
         self.train_attrs = torch.tensor([items[4] for items in trainset.train], dtype=torch.long)
-        sampler = self._train_sampler(trainset, train_sampler, batch_size_train, num_instances, num_cams, num_datasets)
+        sampler = self._train_sampler(trainset, train_sampler, batch_size_train, num_instances, num_cams, num_datasets,
+                                      seed, identity_shards)
         self.train_loader = self._loader(trainset, batch_size_train, drop_last=True, sampler=sampler)
 
         self.test_loader: Dict[str, Dict[str, torch.utils.data.DataLoader]] = {}
@@ -123,22 +137,34 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
             self.target_schemas[name] = dataset.attribute_schema
             self.test_dataset[name] = {"query": dataset.query, "gallery": dataset.gallery}
             self.test_loader[name] = {
-                split: self._loader(DenseClipView(tracklets, self.transform_te, seq_len, max_clips), batch_size_test)
+                split: self._loader(DenseClipView(rank_share(tracklets), self.transform_te, seq_len, max_clips),
+                                    batch_size_test)
                 for split, tracklets in self.test_dataset[name].items()
             }
 
     @staticmethod
     def _train_sampler(
         trainset: VideoAttributeDataset, name: str, batch_size: int, num_instances: int, num_cams: int,
-        num_datasets: int,
+        num_datasets: int, seed: int, identity_shards: int,
     ) -> torch.utils.data.Sampler:
-        if name == "RandomIdentitySampler" and batch_size >= num_instances:
-            needed = batch_size // num_instances
-            if trainset.num_train_pids < needed:
+        """``RandomIdentitySampler`` is served by :class:`IdentityShardSampler` (the same P x K algorithm, seeded by
+        ``train.seed`` and the epoch, each process taking its own identities); other names go to torchreid."""
+        processes, me = distributed.world_size(), distributed.rank()
+        if name == "RandomIdentitySampler":
+            shards = identity_shards or processes
+            if shards % processes or batch_size % (shards // processes):
                 raise ValueError(
-                    f"train.batch_size {batch_size} / sampler.num_instances {num_instances} needs {needed} identities "
-                    f"per batch, but the training data has only {trainset.num_train_pids}"
+                    f"sampler.identity_shards {shards} must be a multiple of the {processes} process(es), and "
+                    f"train.batch_size {batch_size} divisible by the shards each process takes ({shards // processes})"
                 )
+            mine = shards // processes
+            return IdentityShardSampler(
+                trainset.train, batch_size // mine, num_instances, seed=seed, num_shards=shards,
+                shards=range(me * mine, (me + 1) * mine),
+            )
+        if processes > 1:
+            raise ValueError(f"sampler.train_sampler {name!r} cannot split identities across {processes} processes; "
+                             "use RandomIdentitySampler under torchrun")
         return _torchreid.data.sampler.build_train_sampler(
             trainset.train, name, batch_size=batch_size, num_instances=num_instances,
             num_cams=num_cams, num_datasets=num_datasets,
@@ -191,4 +217,7 @@ def build_datamanager(cfg: CfgNode, use_gpu: Optional[bool] = None) -> VideoAttr
         query_in_gallery=cfg.data.query_in_gallery,
         attributes_csv=cfg.attributes.csv,
         schema=schema_from_config(cfg.attributes),
+        seed=cfg.train.seed,
+        identity_shards=cfg.sampler.identity_shards,
+        on_bad_frame=cfg.data.on_bad_frame,
     )

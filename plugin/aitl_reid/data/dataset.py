@@ -6,7 +6,8 @@ unpack exactly four fields, so both are overridden here to carry the attributes 
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence, Tuple
+import os
+from typing import Callable, List, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -14,9 +15,14 @@ import torch
 from .. import _torchreid
 from ..schema import AttributeSchema
 from .attributes_csv import MISSING, AttributeTable, TrackletKey
-from .image_io import read_frames
+from .identity_sampler import SampleKey
+from .image_io import FrameReadError, read_frames
 from .sampling import clip_sampler, dense_clip_indices
 from .transforms import ERASE_KEY, as_clip_transform
+
+BAD_FRAME_POLICIES = ("error", "skip")
+SKIPPED_KEY = "skipped"  # per training item: clips replaced because of an unreadable frame (data.on_bad_frame skip)
+BAD_FRAMES_KEY = "bad_frames"  # per training item: the unreadable files met, one per line
 
 Tracklet = Tuple[Tuple[str, ...], int, int, int, Tuple[int, ...]]
 RawTracklet = Tuple[Tuple[str, ...], int, int, TrackletKey]  # (img_paths, pid, camid, attribute CSV key)
@@ -75,8 +81,12 @@ class VideoAttributeDataset(_torchreid.data.VideoDataset):
         sample_method: str = "consecutive",
         max_clips: int = 200,
         query_in_gallery: bool = False,
+        on_bad_frame: str = "error",
         **kwargs,
     ) -> None:
+        if on_bad_frame not in BAD_FRAME_POLICIES:
+            raise ValueError(f"data.on_bad_frame must be one of {BAD_FRAME_POLICIES}, got {on_bad_frame!r}")
+        self.on_bad_frame = on_bad_frame
         for split, data in (("train", train), ("query", query), ("gallery", gallery)):
             if not data:
                 raise ValueError(f"{type(self).__name__}: the {split} split has no tracklets")
@@ -101,15 +111,44 @@ class VideoAttributeDataset(_torchreid.data.VideoDataset):
         """The attribute release describing ``attrs`` (names, classes, stream groups)."""
         return self._schema
 
-    def __getitem__(self, index: int) -> dict:
+    def __getitem__(self, key: Union[int, SampleKey]) -> dict:
+        """Item ``key``: an index, or ``(index, seed)`` from :class:`IdentityShardSampler`, whose clip (frames and
+        augmentation) is then a function of the seed alone, whichever worker, process or rank draws it."""
+        if isinstance(key, tuple):
+            index, seed = key
+            with torch.random.fork_rng(devices=[]):
+                torch.default_generator.manual_seed(seed)
+                return self._item(index)
+        return self._item(key)
+
+    def _item(self, index: int) -> dict:
         img_paths, pid, camid, dsetid, attrs = self.data[index]
+        bad: List[str] = []
         if self.mode == "train":
-            indices = self._sample(len(img_paths), self.seq_len, _torch_seeded_rng())
-            img, erase = self.transform.prepare(read_frames(img_paths, indices))
+            img, erase = self._training_clip(img_paths, bad)
         else:
             img, erase = self._dense_clips(img_paths)
         attrs = torch.tensor(attrs, dtype=torch.long)
-        return {"img": img, ERASE_KEY: erase, "pid": pid, "camid": camid, "dsetid": dsetid, "attrs": attrs}
+        return {"img": img, ERASE_KEY: erase, "pid": pid, "camid": camid, "dsetid": dsetid, "attrs": attrs,
+                SKIPPED_KEY: len(bad), BAD_FRAMES_KEY: "\n".join(bad)}
+
+    def _training_clip(self, img_paths: Sequence[str], bad: List[str]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """A training clip; with ``on_bad_frame`` "skip", a clip meeting an unreadable frame is replaced by another
+        clip of the same tracklet drawn from its remaining frames (the frames that failed are added to ``bad``)."""
+        rng = _torch_seeded_rng()
+        usable = np.arange(len(img_paths))
+        while True:
+            indices = usable[self._sample(len(usable), self.seq_len, rng)]
+            try:
+                return self.transform.prepare(read_frames(img_paths, indices))
+            except FrameReadError as err:
+                if self.on_bad_frame != "skip":
+                    raise
+                bad.append(err.path)
+                usable = usable[[img_paths[i] != err.path for i in usable]]
+                if len(usable) == 0:
+                    raise FrameReadError(f"no frame of the tracklet {os.path.dirname(err.path)} can be read "
+                                         f"(data.on_bad_frame skip tried {len(bad)}): {err}", err.path) from err
 
     def _dense_clips(self, img_paths: Sequence[str]) -> Tuple[torch.Tensor, torch.Tensor]:
         """All dense clips of a tracklet (each used frame decoded and transformed once) and the erase box."""
@@ -135,7 +174,7 @@ class VideoAttributeDataset(_torchreid.data.VideoDataset):
         return VideoAttributeDataset(
             train, self.query, self.gallery, schema=self.attribute_schema, transform=self.transform,
             mode=self.mode, combineall=False, verbose=False, seq_len=self.seq_len,
-            sample_method=self.sample_method, max_clips=self.max_clips,
+            sample_method=self.sample_method, max_clips=self.max_clips, on_bad_frame=self.on_bad_frame,
         )
 
     def __radd__(self, other: object) -> "VideoAttributeDataset":

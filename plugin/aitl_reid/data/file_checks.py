@@ -1,12 +1,14 @@
-"""Up-front checks that a dataset's files are where its adapter looks for them.
+"""Up-front checks that a dataset's files are where its adapter looks for them, and the error for bad content.
 
 Checking every required path before parsing anything lets a user fix a broken install in one go:
-the error lists all missing paths (not just the first) with the expected layout.
+the error lists all missing paths (not just the first) with the expected layout. A file that is
+there but malformed raises :class:`DatasetFileError` (or a subclass), naming the file and the
+line, row, column or variable to fix.
 """
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from typing import Sequence, Type
 
 README_HINT = "See datasets/README.md for the expected layout and where to obtain the files."
 MAX_LISTED = 20
@@ -14,6 +16,15 @@ MAX_LISTED = 20
 
 class DatasetNotFoundError(FileNotFoundError):
     """Files or folders a dataset needs are missing (raised while the dataset is constructed)."""
+
+
+class DatasetFileError(ValueError):
+    """A dataset file exists but its content cannot be used; the message names the file and where in it."""
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """``repr`` of a cell or name for a message, cut after ``limit`` characters (a broken file's cell may be huge)."""
+    return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
 def format_missing(paths: Sequence[str], limit: int = MAX_LISTED) -> str:
@@ -37,3 +48,15 @@ def require_paths(dataset: str, paths: Sequence[str], layout: str) -> None:
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise missing_error(dataset, missing, layout)
+
+
+def read_text(path: str, encoding: str, error: Type[DatasetFileError], hint: str) -> str:
+    """The whole file decoded as ``encoding``; a byte that does not decode raises ``error`` naming its line."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        before = data[:err.start].decode(encoding, "replace")
+        line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
+        raise error(f"{path}, line {line}: byte {data[err.start]:#04x} is not {err.encoding} text; {hint}") from None

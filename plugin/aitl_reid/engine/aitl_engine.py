@@ -10,7 +10,9 @@ tracklet, vectorised ranking, attribute recognition report). Device placement ha
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import Dict, Iterator, Optional, Sequence, Tuple
@@ -18,20 +20,26 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from torch.nn import functional as F
+from torch.utils.tensorboard import SummaryWriter
 
-from .. import _torchreid
+from .. import _torchreid, distributed
 from ..losses import UnifiedLoss, prior_attribute_loss
 from ..metrics import attribute_recognition_metrics, evaluate_rank, majority_classes
 from ..schema import STREAM_GROUPS
 from ..serialization import atomic_write
+from ..data.dataset import BAD_FRAMES_KEY
 from ..data.transforms import ERASE_KEY
 from ..models.outputs import ReIDOutput
 from ..progress import ProgressLoader, progress
-from .checkpoint import save_checkpoint
+from .checkpoint import load_checkpoint, prune_checkpoints, resume, save_checkpoint
 from .diagnostics import EpochMeans, batch_diagnostics
 from .epoch_log import EpochLog
+from .rng_state import capture_rng_state, isolated_rng
+from .step_writer import StepWriter
+from .training_step import TrainingStep
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+CHECKPOINT_SAVED = "Checkpoint saved to"  # log line after each checkpoint; a resumed run's log continues after it
 
 
 class NonFiniteLossError(RuntimeError):
@@ -66,6 +74,21 @@ class TrackletFeatures:
     attrs: torch.Tensor
 
 
+def gather_shares(share: TrackletFeatures) -> TrackletFeatures:
+    """The whole split's features from every process's share (contiguous, in rank order, so in the split's order)."""
+    if distributed.world_size() == 1:
+        return share
+    shares = distributed.all_gather_objects(share)
+    streams = share.attr_logits.keys()
+    return TrackletFeatures(
+        torch.cat([s.features for s in shares]),
+        {stream: torch.cat([s.attr_logits[stream] for s in shares]) for stream in streams},
+        np.concatenate([s.pids for s in shares]),
+        np.concatenate([s.camids for s in shares]),
+        torch.cat([s.attrs for s in shares]),
+    )
+
+
 class AITLEngine(_torchreid.engine.Engine):
     """Trains a model of this plugin with the unified loss and evaluates it on dense clips.
 
@@ -83,6 +106,12 @@ class AITLEngine(_torchreid.engine.Engine):
         evaluate_attributes: report attribute recognition at test time.
         eval_backend: test-time forward on a CPU: "exact" (the model, via ``extract_features``),
             "fast" or "bf16" (:mod:`aitl_reid.inference.fast`; rebuilt per split, as the weights change).
+        checkpoint_freq: epochs between checkpoints (evaluated epochs always get one, as in torchreid).
+        keep_checkpoints: how many recent checkpoints to keep, 0 = all; the best (mAP) and the last stay.
+
+    Every checkpoint holds what the next epoch depends on (weights, optimizer, scheduler, gradient
+    scaler, random generator states), and evaluation leaves the random generators as it found
+    them, so a run resumed from any checkpoint repeats the uninterrupted run.
 
     ``run_config`` (YAML text, set by the trainer) is stored in every checkpoint, so that a
     checkpoint alone can be loaded for inference (:mod:`aitl_reid.inference`).
@@ -105,18 +134,23 @@ class AITLEngine(_torchreid.engine.Engine):
         pooling_method: str = "avg",
         evaluate_attributes: bool = True,
         eval_backend: str = "exact",
+        checkpoint_freq: int = 1,
+        keep_checkpoints: int = 0,
     ) -> None:
         super().__init__(datamanager, use_gpu)
         if amp not in AMP_DTYPES:
             raise ValueError(f"train.amp must be one of {sorted(AMP_DTYPES)}, got '{amp}'")
         if pooling_method not in ("avg", "max"):
             raise ValueError(f"video.pooling_method must be 'avg' or 'max', got '{pooling_method}'")
-        self.device = torch.device("cuda" if self.use_gpu else "cpu")
+        self.device = distributed.device() if self.use_gpu else torch.device("cpu")
         self.model = model.to(self.device)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.criterion = criterion.to(self.device)
+        self.training_step = self._wrap_for_processes(TrainingStep(self.model, self.criterion))
         self.register_model("model", self.model, optimizer, scheduler)
+        # parameters the model freezes by design (BNNeck's bias): torchreid's open_all_layers would unfreeze them
+        self._frozen = [p for p in self.model.parameters() if not p.requires_grad]
         self.amp_dtype = AMP_DTYPES[amp] if self.device.type == "cuda" else None
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype is torch.float16)
         self.grad_clip = float(grad_clip)
@@ -126,7 +160,17 @@ class AITLEngine(_torchreid.engine.Engine):
         if eval_backend not in ("exact", "fast", "bf16"):
             raise ValueError(f"test.backend must be 'exact', 'fast' or 'bf16', got '{eval_backend}'")
         self.eval_backend = eval_backend
-        self.epoch_log = EpochLog(os.path.join(save_dir, "metrics.csv"))
+        if checkpoint_freq < 1:
+            raise ValueError(f"train.checkpoint_freq must be at least 1 (epochs between checkpoints), got {checkpoint_freq}")
+        if keep_checkpoints < 0:
+            raise ValueError(f"train.keep_checkpoints must be 0 (keep all) or more, got {keep_checkpoints}")
+        self.checkpoint_freq = int(checkpoint_freq)
+        self.keep_checkpoints = int(keep_checkpoints)
+        self._evaluated_epoch = lambda epoch: False  # set by run() from its evaluation schedule
+        self.global_step = 0  # optimizer steps taken since the run began (tensorboard's step axis)
+        self.bad_frames: list = []  # unreadable files met this epoch (data.on_bad_frame skip)
+        self.is_main = distributed.is_main_process()  # the one process writing logs, metrics and checkpoints
+        self.epoch_log = EpochLog(os.path.join(save_dir, "metrics.csv"), writable=self.is_main)
         schema = datamanager.attribute_schema
         self.majority = majority_classes(datamanager.train_attrs, schema)
         groups = [g for g in STREAM_GROUPS if schema.total_classes(g)]
@@ -139,6 +183,18 @@ class AITLEngine(_torchreid.engine.Engine):
         self.train_loader = ProgressLoader(self.train_loader, lambda: f"epoch {self.epoch + 1}/{self.max_epoch}")
 
     # ------------------------------------------------------------------ device and precision
+    def _wrap_for_processes(self, step: TrainingStep) -> torch.nn.Module:
+        """Under torchrun, training steps run through ``DistributedDataParallel`` around the model and its loss;
+        evaluation and checkpoints use the model itself (so a checkpoint loads in one process, and sharded
+        evaluation, where ranks run different numbers of batches, has no collective to wait on)."""
+        if not distributed.is_distributed():
+            return step
+        device_ids = [self.device.index] if self.device.type == "cuda" else None
+        # a configuration may leave parameters without gradient (a detached stream, a disabled branch); DDP then
+        # has to look for them every step. (static_graph=True, which would look once, gave wrong gradients together
+        # with the collectives inside SyncBatchNorm's backward in our gloo test.)
+        return torch.nn.parallel.DistributedDataParallel(step, device_ids=device_ids, find_unused_parameters=True)
+
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(self.device, non_blocking=True)
 
@@ -163,10 +219,10 @@ class AITLEngine(_torchreid.engine.Engine):
         return clips, self._to_device(data["pid"]), self._to_device(data["attrs"])
 
     def forward_backward(self, data: dict) -> Dict[str, float]:
+        self.bad_frames.extend(path for paths in data.get(BAD_FRAMES_KEY, ()) for path in paths.splitlines())
         imgs, pids, attrs = self.parse_data_for_train(data)
         with self._autocast():
-            output: ReIDOutput = self.model(imgs)
-            total, terms = self.criterion(output, pids, attrs)
+            total, terms, output = self.training_step(imgs, pids, attrs)
         self._check_finite(total, terms)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
@@ -175,53 +231,115 @@ class AITLEngine(_torchreid.engine.Engine):
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.global_step += 1
 
         summary = {name: float(value) for name, value in terms.items()}
         summary["loss"] = float(total.detach())
         summary["acc"] = float((output.logits.argmax(1) == pids).float().mean()) * 100.0
-        self.epoch_means.add(summary)
-        self.epoch_means.add(batch_diagnostics(output, pids, attrs, self.datamanager.attribute_schema, self.criterion))
-        return summary
+        diagnostics = batch_diagnostics(output, pids, attrs, self.datamanager.attribute_schema, self.criterion)
+        logged = distributed.mean_over_processes({**summary, **diagnostics})  # the global batch's values
+        self.epoch_means.add(logged)
+        return {name: logged[name] for name in summary}
 
     def _check_finite(self, total: torch.Tensor, terms: Dict[str, torch.Tensor]) -> None:
-        for name, value in list(terms.items()) + [("loss", total)]:
-            if not torch.isfinite(value).all():
-                raise NonFiniteLossError(
-                    f"loss term '{name}' is {float(value)} at epoch {self.epoch + 1}, iteration "
-                    f"{getattr(self, 'batch_idx', 0) + 1}; training stopped before this step changed "
-                    f"the weights, and the checkpoints in '{self.save_dir}' are intact. Lower train.lr, "
-                    "set train.grad_clip, or check the data of this batch."
-                )
+        """Stop before the step on a NaN or infinite term, on every process at once (no rank left waiting)."""
+        values = {**terms, "loss": total}
+        bad = [name for name, value in values.items() if not torch.isfinite(value).all()]
+        if not distributed.any_process(bool(bad)):
+            return
+        what = f"loss term '{bad[0]}' is {float(values[bad[0]])}" if bad else "a loss term of another process is not finite"
+        raise NonFiniteLossError(
+            f"{what} at epoch {self.epoch + 1}, iteration {getattr(self, 'batch_idx', 0) + 1}; training stopped "
+            f"before this step changed the weights, and the checkpoints in '{self.save_dir}' are intact. Lower "
+            "train.lr, set train.grad_clip, or check the data of this batch."
+        )
+
+    def run(self, save_dir: str = "log", max_epoch: int = 0, start_epoch: int = 0, start_eval: int = 0,
+            eval_freq: int = -1, test_only: bool = False, **kwargs) -> None:
+        """torchreid's loop; the logs of epochs after ``start_epoch`` (left by a killed run, or by an earlier run
+        in this folder) are cut first, so a resumed run leaves no duplicated or half row."""
+        self._evaluated_epoch = lambda epoch: epoch == max_epoch or (
+            epoch >= start_eval and eval_freq > 0 and epoch % eval_freq == 0)
+        if not test_only:
+            self.epoch_log.truncate_after(start_epoch)
+        if self.writer is None and not test_only:
+            # tensorboard's reader drops what an earlier run in this folder wrote after the resumed step
+            events = SummaryWriter(log_dir=save_dir, purge_step=self.global_step + 1) if self.is_main else None
+            self.writer = StepWriter(events, lambda: self.global_step)
+        super().run(save_dir=save_dir, max_epoch=max_epoch, start_epoch=start_epoch, start_eval=start_eval,
+                    eval_freq=eval_freq, test_only=test_only, **kwargs)
+
+    def resume(self, source: str, checkpoint: Optional[dict] = None) -> int:
+        """Continue from a checkpoint (path ``source``, content ``checkpoint`` if already read); returns its epoch."""
+        checkpoint = load_checkpoint(source) if checkpoint is None else checkpoint
+        epoch = resume(source, self.model, self.optimizer, self.scheduler, checkpoint)
+        if checkpoint.get("scaler"):
+            self.scaler.load_state_dict(checkpoint["scaler"])
+        self.global_step = int(checkpoint.get("global_step", 0))
+        return epoch
 
     def train(self, print_freq: int = 10, fixbase_epoch: int = 0, open_layers=None) -> None:
-        """One epoch of torchreid's loop, then the epoch's mean terms go to ``metrics.csv``."""
+        """One epoch of torchreid's loop, then the epoch's mean terms go to ``metrics.csv`` and, when due and no
+        evaluation follows (``run`` saves after evaluating), a checkpoint is written."""
+        sampler = getattr(self.datamanager.train_loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(self.epoch)
         self.epoch_means.reset()
+        self.bad_frames = []
         super().train(print_freq=print_freq, fixbase_epoch=fixbase_epoch, open_layers=open_layers)
         means = self.epoch_means.means()
         means["lr"] = self.get_current_lr()
+        skipped = round(distributed.mean_over_processes({"n": len(self.bad_frames)})["n"] * distributed.world_size())
+        if skipped:
+            means["skipped_clips"] = skipped
+            shown = ", ".join(sorted(set(self.bad_frames))[:5])
+            print(f"data.on_bad_frame skip: {skipped} clip(s) of epoch {self.epoch + 1} met an unreadable frame and "
+                  f"were replaced by another clip of their tracklet; files: {shown}")
         self.epoch_log.update(self.epoch + 1, means)
         if self.writer is not None:
             for name, value in means.items():
-                self.writer.add_scalar(f"Epoch/{name}", value, self.epoch)
+                self.writer.add_scalar(f"Epoch/{name}", value)
         print(f"epoch {self.epoch + 1}: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(means.items())))
+        if (self.epoch + 1) % self.checkpoint_freq == 0 and not self._evaluated_epoch(self.epoch + 1):
+            self.save_model(self.epoch, math.nan, self.save_dir)
+
+    def two_stepped_transfer_learning(self, epoch: int, fixbase_epoch: int, open_layers, model=None) -> None:
+        """torchreid's fixbase schedule, except that parameters the model froze itself stay frozen: torchreid opens
+        every layer at every epoch after the fixbase ones, which made BNNeck's bias trainable again (and, under
+        torchrun, trained apart on each process, since DDP does not reduce a parameter frozen when it was wrapped)."""
+        super().two_stepped_transfer_learning(epoch, fixbase_epoch, open_layers, model)
+        for parameter in self._frozen:
+            parameter.requires_grad_(False)
+
+    def test(self, *args, **kwargs) -> float:
+        """torchreid's evaluation of every target, drawing no random number the training will see."""
+        with isolated_rng():
+            return super().test(*args, **kwargs)
 
     def save_model(self, epoch: int, rank1: float, save_dir: str, is_best: bool = False) -> None:
-        """Atomic checkpoint with plain Python numbers only (loadable with ``weights_only=True``)."""
-        for name in self.get_model_names():
-            scheduler = self._scheds[name]
-            path = save_checkpoint(
-                {
-                    "state_dict": self._models[name].state_dict(),
-                    "epoch": int(epoch + 1),
-                    "rank1": float(rank1),
-                    "optimizer": self._optims[name].state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    **({"config": self.run_config} if self.run_config else {}),
-                },
-                os.path.join(save_dir, name),
-                epoch + 1,
-            )
-            print(f"Checkpoint saved to {path}")
+        """Atomic checkpoint of the state the next epoch depends on, plain numbers and tensors only (loadable with
+        ``weights_only=True``); then checkpoints beyond ``keep_checkpoints`` are deleted. Rank 0 only."""
+        if not self.is_main:
+            return
+        path = save_checkpoint(
+            {
+                "state_dict": self.model.state_dict(),
+                "epoch": int(epoch + 1),
+                "rank1": float(rank1),
+                "optimizer": self.optimizer.state_dict(),
+                "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                "scaler": self.scaler.state_dict(),
+                "rng": capture_rng_state(),
+                "num_threads": torch.get_num_threads(),
+                "global_step": self.global_step,
+                **({"config": self.run_config} if self.run_config else {}),
+            },
+            save_dir,
+            epoch + 1,
+        )
+        prune_checkpoints(save_dir, self.keep_checkpoints, self.epoch_log.rows)
+        print(f"{CHECKPOINT_SAVED} {path}")
+        sys.stdout.flush()  # the line marks where a resumed run's log continues
 
     # ------------------------------------------------------------------ evaluation hooks
     def parse_data_for_eval(self, data: dict) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -295,8 +413,8 @@ class AITLEngine(_torchreid.engine.Engine):
         rerank: bool = False,
     ) -> Tuple[float, float]:
         start = time.time()
-        query = self.extract_tracklet_features(query_loader)
-        gallery = self.extract_tracklet_features(gallery_loader)
+        query = gather_shares(self.extract_tracklet_features(query_loader))
+        gallery = gather_shares(self.extract_tracklet_features(gallery_loader))
         elapsed = time.time() - start
         total = len(query.pids) + len(gallery.pids)
         print(f"Extracted {len(query.pids)} query and {len(gallery.pids)} gallery tracklet features "
@@ -354,11 +472,12 @@ class AITLEngine(_torchreid.engine.Engine):
         title = f"** Attribute recognition ({dataset_name}, query + gallery, epoch {self.epoch + 1}) **"
         print(title)
         print(report.format_table())
-        with atomic_write(os.path.join(self.save_dir, f"attributes_{dataset_name}.txt")) as handle:
-            handle.write(f"{title}\n{report.format_table()}\n")
+        if self.is_main:
+            with atomic_write(os.path.join(self.save_dir, f"attributes_{dataset_name}.txt")) as handle:
+                handle.write(f"{title}\n{report.format_table()}\n")
         (acc, f1), (majority_acc, majority_f1) = report.mean(), report.majority_mean()
         self._record_evaluation(dataset_name, {"attr_acc": acc, "attr_f1": f1, "attr_acc_majority": majority_acc,
                                                "attr_f1_majority": majority_f1})
         if self.writer is not None:
             for name, value in report.as_dict().items():
-                self.writer.add_scalar(f"Test/{dataset_name}/attr/{name}", value, self.epoch)
+                self.writer.add_scalar(f"Test/{dataset_name}/attr/{name}", value)

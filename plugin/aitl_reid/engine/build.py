@@ -45,6 +45,8 @@ def build_engine(cfg: CfgNode, datamanager, model: torch.nn.Module, optimizer: t
         pooling_method=cfg.video.pooling_method,
         evaluate_attributes=cfg.test.attributes,
         eval_backend=cfg.test.backend,
+        checkpoint_freq=cfg.train.checkpoint_freq,
+        keep_checkpoints=cfg.train.keep_checkpoints,
     )
 
 

@@ -16,10 +16,14 @@ LAST_COLUMNS = ["dvdp", "mAP", "rank1"]
 
 
 class EpochLog:
-    """Rows keyed by epoch (1-based), columns grown as new terms appear."""
+    """Rows keyed by epoch (1-based), columns grown as new terms appear.
 
-    def __init__(self, path: str) -> None:
+    ``writable`` False keeps the rows in memory only (processes other than rank 0 under torchrun).
+    """
+
+    def __init__(self, path: str, writable: bool = True) -> None:
         self.path = path
+        self.writable = writable
         self.rows: Dict[int, Dict[str, float]] = {}
         if os.path.isfile(path):
             self._read_existing()
@@ -35,12 +39,23 @@ class EpochLog:
         self.rows.setdefault(epoch, {}).update({k: float(v) for k, v in values.items()})
         self._write()
 
+    def truncate_after(self, epoch: int) -> None:
+        """Drop the rows of epochs after ``epoch``: a run resumed from the checkpoint of ``epoch`` (or a
+        fresh run, ``epoch`` 0, in a folder of an earlier run) rewrites them, so none is kept twice or half."""
+        later = [e for e in self.rows if e > epoch]
+        for e in later:
+            del self.rows[e]
+        if later:
+            self._write()
+
     def columns(self) -> List[str]:
         names = sorted({k for row in self.rows.values() for k in row} - set(LAST_COLUMNS))
         tail = [c for c in LAST_COLUMNS if any(c in row for row in self.rows.values())]
         return FIRST_COLUMNS + names + tail
 
     def _write(self) -> None:
+        if not self.writable:
+            return
         columns = self.columns()
         with atomic_write(self.path, "w", newline="", encoding="utf-8") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)

@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from ..data.clip_view import DenseClipView
-from ..data.image_io import FrameReadError
+from ..data.image_io import FrameReadError, frame_error_message
 from ..data.transforms import ClipTransform
 from ..progress import progress_enabled
 from ..schema import STREAM_GROUPS, AttributeSchema
@@ -144,13 +144,6 @@ class TrackletPool:
         return features, {stream: total / per_clip for stream, total in self.logits.items()}
 
 
-def _frame_error(err: FrameReadError) -> InputError:
-    """The file-naming message of a frame error, without the loader worker's traceback around it."""
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    message = lines[-1].split("FrameReadError: ", 1)[-1] if lines else str(err)
-    return InputError(message)
-
-
 class TrackletEncoder:
     """Turns tracklets into pooled features and attribute logits with a trained model.
 
@@ -203,4 +196,4 @@ def _batches(loader: Iterable) -> Iterable:
     try:
         yield from loader
     except FrameReadError as err:
-        raise _frame_error(err) from None
+        raise InputError(frame_error_message(err)) from None

@@ -7,10 +7,7 @@ checkpoint file alone is enough. :func:`load_trained` accepts either a run folde
 """
 from __future__ import annotations
 
-import csv
-import glob
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from typing import Any, Dict, Sequence
@@ -23,13 +20,13 @@ from ..config import get_default_config, merge_from_file, merge_from_list
 from ..data.datamanager import schema_from_config
 from ..models import build_model_from_config
 from ..schema import BUILTIN_SCHEMAS, AttributeSchema, get_schema
-from ..engine.checkpoint import CheckpointError, load_checkpoint
+from ..engine.checkpoint import CheckpointError, best_epoch, list_checkpoints, load_checkpoint
+from ..engine.epoch_log import EpochLog
 from ..serialization import atomic_write
 
 CONFIG_FILE = "config.yaml"
 CONFIG_KEY = "config"  # checkpoint entry holding the run's config YAML
 CLASSIFIER_KEY = "neck.classifier.weight"  # identity classifier: [num_train_ids, D]
-_EPOCH = re.compile(r"model\.pth\.tar-(\d+)$")
 
 
 class RunError(ValueError):
@@ -80,42 +77,22 @@ def config_from_text(text: str, source: str, opts: Sequence[str] = ()) -> CfgNod
 
 
 # ---------------------------------------------------------------------------------- checkpoints
-def checkpoints(run_dir: str) -> Dict[int, str]:
-    """``{epoch: path}`` of the ``model/model.pth.tar-<epoch>`` files training wrote into ``run_dir``."""
-    found = {}
-    for path in glob.glob(os.path.join(run_dir, "model", "model.pth.tar-*")):
-        match = _EPOCH.search(path)
-        if match:
-            found[int(match.group(1))] = path
-    return found
-
-
-def _best_epoch(run_dir: str, available: Dict[int, str]) -> int:
-    """The epoch with a checkpoint and the highest mAP in ``metrics.csv`` (the later one on a tie)."""
-    path = os.path.join(run_dir, "metrics.csv")
-    scored = []
-    if os.path.isfile(path):
-        with open(path, newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                epoch, value = int(row.get("epoch", 0) or 0), row.get("mAP", "")
-                if epoch in available and value not in ("", None):
-                    scored.append((float(value), epoch))
-    if not scored:
-        raise RunError(f"{run_dir}: no evaluated epoch with a checkpoint in metrics.csv, so no 'best'; "
-                       "use --checkpoint latest or a checkpoint path")
-    return max(scored)[1]
-
-
 def find_checkpoint(run_dir: str, which: str = "latest") -> str:
     """``which`` = ``latest`` (highest epoch), ``best`` (highest mAP in metrics.csv) or a file path."""
     if which not in ("latest", "best"):
         if not os.path.isfile(which):
             raise RunError(f"checkpoint not found: {which}")
         return which
-    available = checkpoints(run_dir)
+    available = list_checkpoints(run_dir)
     if not available:
         raise RunError(f"{run_dir}: no checkpoint model/model.pth.tar-<epoch>; is it a training run's data.save_dir?")
-    return available[max(available) if which == "latest" else _best_epoch(run_dir, available)]
+    if which == "latest":
+        return available[max(available)]
+    best = best_epoch(EpochLog(os.path.join(run_dir, "metrics.csv")).rows, available)
+    if best is None:
+        raise RunError(f"{run_dir}: no evaluated epoch with a checkpoint in metrics.csv, so no 'best'; "
+                       "use --checkpoint latest or a checkpoint path")
+    return available[best]
 
 
 # ---------------------------------------------------------------------------------- the trained model

@@ -5,6 +5,8 @@ Vectorised over anchors and computed in float32 through :mod:`.distances`, unlik
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import nn
 
@@ -12,16 +14,21 @@ from .distances import check_batch, pairwise_distance, same_identity_mask
 
 
 def batch_hard_triplet_loss(
-    features: torch.Tensor, pids: torch.Tensor, margin: float = 0.3, distance: str = "cosine"
+    features: torch.Tensor, pids: torch.Tensor, margin: float = 0.3, distance: str = "cosine",
+    anchors: Optional[slice] = None,
 ) -> torch.Tensor:
     """Mean over anchors of ``relu(max_pos d(a, p) - min_neg d(a, n) + margin)``.
 
     The positives include the anchor itself (distance 0), as in torchreid. A batch holding a
     single identity has no negatives: the loss is then 0 (still attached to the graph), not NaN.
+    ``anchors`` picks the rows that are anchors (all by default); every row is a candidate. Under
+    torchrun, ``features`` is the global batch and the anchors are this process's rows, so the
+    hardest negative may come from another process, as in one process holding the global batch.
     """
     check_batch(features, pids)
-    dist = pairwise_distance(features, distance)
-    same = same_identity_mask(pids)
+    rows = anchors if anchors is not None else slice(None)
+    dist = pairwise_distance(features, distance)[rows]
+    same = same_identity_mask(pids)[rows]
     hardest_pos = dist.masked_fill(~same, float("-inf")).max(1).values
     hardest_neg = dist.masked_fill(same, float("inf")).min(1).values
     has_neg = (~same).any(1)

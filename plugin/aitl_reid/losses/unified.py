@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from .. import distributed
 from ..schema import STREAM_GROUPS, AttributeSchema
 from ..models.outputs import ReIDOutput
 from .attribute import DEFAULT_ATTRIBUTE_LOSS, attribute_loss_per_stream, check_form
@@ -100,7 +101,7 @@ class UnifiedLoss(nn.Module):
             raise ValueError(f"attr_logits has unknown stream(s) {unknown}, expected names from {STREAM_GROUPS}")
         terms: Dict[str, torch.Tensor] = {
             "loss_x": cross_entropy_label_smooth(output.logits, pids, self.label_smooth),
-            "loss_t": batch_hard_triplet_loss(output.features, pids, self.triplet_margin, self.triplet_distance),
+            "loss_t": self._batch_hard_term(output.features, pids),
         }
         terms.update(self._intra_identity_terms(output, pids))
         if self.attribute_enabled:
@@ -108,6 +109,17 @@ class UnifiedLoss(nn.Module):
             terms["loss_attr"] = torch.stack(list(per_stream.values())).sum()
             terms.update({f"loss_attr_{stream}": value for stream, value in per_stream.items()})
         return terms
+
+    def _batch_hard_term(self, features: torch.Tensor, pids: torch.Tensor) -> torch.Tensor:
+        """Batch-hard triplet over the global batch: under torchrun the anchors are this process's rows and the
+        candidates every process's (identities are disjoint across processes, so only negatives come from others)."""
+        if distributed.world_size() == 1:
+            return batch_hard_triplet_loss(features, pids, self.triplet_margin, self.triplet_distance)
+        n, me = features.shape[0], distributed.rank()
+        return batch_hard_triplet_loss(
+            distributed.all_gather_with_grad(features), distributed.all_gather_tensor(pids),
+            self.triplet_margin, self.triplet_distance, anchors=slice(me * n, (me + 1) * n),
+        )
 
     def _intra_identity_terms(self, output: ReIDOutput, pids: torch.Tensor) -> Dict[str, torch.Tensor]:
         """AITL once per attribute stream ('loss_aitl_<stream>'), or ITL once ('loss_itl'), or nothing."""

@@ -10,6 +10,7 @@ from .factory import build_model, build_model_from_config, split_model_name
 from .flops import ModelCost, count_flops, count_parameters
 from .outputs import ReIDOutput
 from .pretrained import PRETRAINED_DIR_ENV, LoadReport, PretrainedWeightsNotFound, load_weights
+from .sync_batchnorm import SyncBatchNorm, convert_sync_batchnorm
 from .temporal_pooling import TemporalPooling, build_temporal_pooling
 
 __all__ = [
@@ -17,5 +18,5 @@ __all__ = [
     "SPATIAL_BACKBONES", "FrameBackbone", "build_backbone", "BNNeck", "VideoReIDModel", "pool_clip",
     "build_model", "build_model_from_config", "split_model_name", "ModelCost", "count_flops",
     "count_parameters", "ReIDOutput", "PRETRAINED_DIR_ENV", "LoadReport", "PretrainedWeightsNotFound",
-    "load_weights", "TemporalPooling", "build_temporal_pooling",
+    "load_weights", "SyncBatchNorm", "convert_sync_batchnorm", "TemporalPooling", "build_temporal_pooling",
 ]

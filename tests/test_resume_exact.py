@@ -1,0 +1,138 @@
+"""A run killed with SIGKILL mid-epoch and rerun with the same command (``model.resume auto``) ends exactly
+where the uninterrupted run ends: same weights, same metrics.csv, no duplicated log or tensorboard rows."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from aitl_reid.engine import list_checkpoints, load_checkpoint
+from synthetic_trees import tiny_synthetic_tree
+
+REPO = Path(__file__).resolve().parents[1]
+MAX_EPOCH = 4
+KILL_AT = f"epoch: [{MAX_EPOCH}/{MAX_EPOCH}][2/"  # torchreid's progress line after the 2nd iteration of the last epoch
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    return tiny_synthetic_tree(tmp_path_factory.mktemp("synthetic"), num_ids=16, height=32, width=16)
+
+
+SAMPLERS = ("RandomIdentitySampler", "RandomSampler")
+
+
+def command(root, save_dir, sampler):
+    """One deterministic CPU run: a loader worker, evaluation after epoch 2 (it must not disturb the training's
+    random numbers) and a checkpoint every epoch. With ``RandomIdentitySampler`` every clip is seeded by the
+    sampler; torchreid's ``RandomSampler`` draws the order and the workers' seeds from torch's global generator,
+    so there the checkpoint's generator states are what makes the resumed run repeat the uninterrupted one."""
+    return [sys.executable, "-m", "aitl_reid.train", "--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"),
+            "data.root", str(root), "data.save_dir", str(save_dir), "data.height", "32", "data.width", "16",
+            "data.workers", "1", "train.batch_size", "4", "sampler.num_instances", "2", "train.warmup_epochs", "1",
+            "train.lr", "0.001", "train.print_freq", "1", "train.max_epoch", str(MAX_EPOCH), "test.eval_freq", "2",
+            "test.batch_size", "32", "train.deterministic", "True", "train.num_threads", "1",
+            "train.keep_checkpoints", "0", "model.resume", "auto", "sampler.train_sampler", sampler]
+
+
+def environment():
+    return {**os.environ, "PYTHONUNBUFFERED": "1", "AITL_REID_PROGRESS": "0",
+            "PYTHONPATH": os.pathsep.join([str(REPO / "plugin"), os.environ.get("PYTHONPATH", "")])}
+
+
+def run_to_end(root, save_dir, sampler):
+    result = subprocess.run(command(root, save_dir, sampler), env=environment(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def run_and_kill(root, save_dir, sampler):
+    """Start the run and SIGKILL it as soon as it reports the 2nd iteration of the last epoch."""
+    process = subprocess.Popen(command(root, save_dir, sampler), env=environment(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        if line.startswith(KILL_AT):
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL, "".join(seen[-40:])
+
+
+@pytest.fixture(scope="module", params=SAMPLERS)
+def runs(request, data_root, tmp_path_factory):
+    sampler = request.param
+    reference, again, killed = (tmp_path_factory.mktemp(name) for name in ("reference", "again", "killed"))
+    run_to_end(data_root, reference, sampler)
+    run_to_end(data_root, again, sampler)
+    run_and_kill(data_root, killed, sampler)
+    killed_state = {"checkpoints": sorted(list_checkpoints(str(killed))), "rows": read_rows(killed)}
+    run_to_end(data_root, killed, sampler)  # the requeued job: the very same command
+    return reference, again, killed, killed_state
+
+
+def read_rows(save_dir):
+    with open(save_dir / "metrics.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def final_weights(save_dir):
+    return load_checkpoint(str(save_dir / "model" / f"model.pth.tar-{MAX_EPOCH}"))["state_dict"]
+
+
+def test_the_kill_landed_mid_epoch_after_the_checkpoint_of_the_previous_epoch(runs):
+    _, _, _, killed_state = runs
+    assert killed_state["checkpoints"] == list(range(1, MAX_EPOCH))
+    assert [int(r["epoch"]) for r in killed_state["rows"]] == list(range(1, MAX_EPOCH))
+
+
+def test_resumed_run_ends_with_the_same_weights_as_the_uninterrupted_run(runs):
+    reference, _, killed, _ = runs
+    expected, resumed = final_weights(reference), final_weights(killed)
+    assert expected.keys() == resumed.keys()
+    different = [name for name in expected if not torch.equal(expected[name], resumed[name])]
+    assert not different, f"tensors differ after resuming: {different[:5]}"
+
+
+def test_resumed_run_writes_the_same_metrics_csv_without_a_duplicated_row(runs):
+    reference, _, killed, _ = runs
+    assert (killed / "metrics.csv").read_text() == (reference / "metrics.csv").read_text()
+    assert [int(r["epoch"]) for r in read_rows(killed)] == list(range(1, MAX_EPOCH + 1))
+
+
+def test_two_runs_with_the_same_seed_in_deterministic_mode_are_identical(runs):
+    reference, again, _, _ = runs
+    assert (again / "metrics.csv").read_text() == (reference / "metrics.csv").read_text()
+    expected, repeated = final_weights(reference), final_weights(again)
+    assert all(torch.equal(expected[name], repeated[name]) for name in expected)
+
+
+def test_log_continues_after_the_checkpoint_line_without_the_lost_iterations(runs):
+    reference, _, killed, _ = runs
+    log, reference_log = (killed / "log.txt").read_text(), (reference / "log.txt").read_text()
+    progress = [line for line in log.splitlines() if line.startswith(f"epoch: [{MAX_EPOCH}/")]
+    expected = [line for line in reference_log.splitlines() if line.startswith(f"epoch: [{MAX_EPOCH}/")]
+    assert len(progress) == len(expected)  # the killed run's lines of the last epoch were cut
+    assert log.count(f"epoch {MAX_EPOCH}: ") == 1
+    assert log.count("Resumed from") == 1 and log.count("Show configuration") == 2
+
+
+def test_tensorboard_holds_each_step_once_with_the_uninterrupted_values(runs):
+    accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
+    reference, _, killed, _ = runs
+
+    def scalars(save_dir, tag):
+        events = accumulator.EventAccumulator(str(save_dir), size_guidance={accumulator.SCALARS: 0})
+        events.Reload()
+        return [(e.step, e.value) for e in events.Scalars(tag)]
+
+    for tag in ("Train/loss", "Epoch/loss", "Test/mars_attr/mAP"):
+        resumed = scalars(killed, tag)
+        assert [step for step, _ in resumed] == sorted({step for step, _ in resumed}), tag
+        assert resumed == scalars(reference, tag), tag
