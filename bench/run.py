@@ -2,11 +2,11 @@
 
 Run from the repository root as a module (``bench`` is a package; ``aitl_reid`` is the installed one):
 
-    python -m bench.run                      # full run (about half an hour on 2 CPU cores): BENCHMARKS.md
+    python -m bench.run                      # full run (about 45 minutes on 2 CPU cores): BENCHMARKS.md
     python -m bench.run --quick              # small problems (CI, under a minute): a temporary file
     python -m bench.run --only ranking --only aitl --output /tmp/b.md
 
-Benchmarks: ranking, training, extraction, loading, aitl, gpu. Only a full run of all of them
+Benchmarks: ranking, training, extraction, loading, aitl, memory, distributed, gpu. Only a full run of all of them
 writes the repository's BENCHMARKS.md by default; anything else writes to --output (default: a
 temporary file), so a partial or quick run never replaces the committed numbers unless asked.
 """
@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from aitl_reid.progress import progress
-from bench import aitl_loop, extraction, gpu, loading, ranking, training
+from bench import aitl_loop, distributed, extraction, gpu, loading, memory, ranking, training
 from bench.report import render, write_json
 from bench.rows import Row, console_table, format_ratio
 from bench.settings import Settings
@@ -36,6 +36,8 @@ BENCHMARKS: Dict[str, Callable[[Settings], List[Row]]] = {
     "extraction": extraction.run,
     "loading": loading.run,
     "aitl": aitl_loop.run,
+    "memory": memory.run,
+    "distributed": distributed.run,
 }
 ALL = list(BENCHMARKS) + ["gpu"]
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
@@ -89,7 +91,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             rows += new
     if args.quick:  # the goals are stated for the full-size problems
         for row in rows:
-            row.goal = None
+            row.goal, row.limit = None, None
     threads = str(torch.get_num_threads())
     findings = FINDINGS.read_text(encoding="utf-8") if FINDINGS.exists() and not args.quick else ""
     text = render(rows, command, machine, load_before, load_average(), threads, args.quick, findings)
