@@ -2,7 +2,7 @@
 
 Run from the repository root as a module (``bench`` is a package; ``aitl_reid`` is the installed one):
 
-    python -m bench.run                      # full run (about 45 minutes on 2 CPU cores): BENCHMARKS.md
+    python -m bench.run                      # full run (about 40 minutes on 2 CPU cores): BENCHMARKS.md
     python -m bench.run --quick              # small problems (CI, under a minute): a temporary file
     python -m bench.run --only ranking --only aitl --output /tmp/b.md
 
