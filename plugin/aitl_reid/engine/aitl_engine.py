@@ -441,7 +441,7 @@ class AITLEngine(_torchreid.engine.Engine):
         self._record_evaluation(dataset_name, {"mAP": float(mAP), "rank1": float(cmc[0])})
         if self.evaluate_attributes:
             self._report_attributes(dataset_name, query, gallery)
-        if visrank:
+        if visrank and self.is_main:  # under torchrun, rank 0 draws the ranked lists
             _torchreid.utils.visualize_ranked_results(
                 distmat,
                 self.datamanager.fetch_test_loaders(dataset_name),
