@@ -64,6 +64,11 @@ def device() -> torch.device:
     return torch.device("cuda", local_rank()) if torch.cuda.is_available() else torch.device("cpu")
 
 
+def _collective_device() -> torch.device:
+    """Where a tensor made for a collective must live: NCCL reduces GPU tensors only, gloo CPU ones."""
+    return device() if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
 def broadcast_object(obj: Any) -> Any:
     """Rank 0's ``obj`` on every rank (e.g. which checkpoint to resume), so all ranks decide alike."""
     if not is_distributed():
@@ -103,15 +108,17 @@ class _SumOverProcesses(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, tensor: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        total = tensor.clone(memory_format=torch.contiguous_format)
-        dist.all_reduce(total)
-        return total
+        return _summed_copy(tensor)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        total = grad.clone(memory_format=torch.contiguous_format)
-        dist.all_reduce(total)
-        return total
+        return _summed_copy(grad)
+
+
+def _summed_copy(tensor: torch.Tensor) -> torch.Tensor:
+    total = tensor.clone(memory_format=torch.contiguous_format)
+    dist.all_reduce(total)
+    return total
 
 
 def sum_over_processes(tensor: torch.Tensor) -> torch.Tensor:
@@ -133,8 +140,7 @@ def mean_over_processes(values: Dict[str, float]) -> Dict[str, float]:
     if not is_distributed() or not values:
         return values
     names = sorted(values)
-    on = device() if dist.get_backend() == "nccl" else torch.device("cpu")
-    tensor = torch.tensor([float(values[name]) for name in names], dtype=torch.float64, device=on)
+    tensor = torch.tensor([float(values[name]) for name in names], dtype=torch.float64, device=_collective_device())
     dist.all_reduce(tensor)
     return {name: float(total) / world_size() for name, total in zip(names, tensor.tolist())}
 
@@ -143,7 +149,6 @@ def any_process(flag: bool) -> bool:
     """True on every rank when ``flag`` is True on any: a rank that must stop (a NaN loss) stops them all, no hang."""
     if not is_distributed():
         return flag
-    on = device() if dist.get_backend() == "nccl" else torch.device("cpu")
-    tensor = torch.tensor([1 if flag else 0], device=on)
+    tensor = torch.tensor([1 if flag else 0], device=_collective_device())
     dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return bool(tensor.item())

@@ -8,6 +8,9 @@ A file torch refuses is then read statically (:mod:`.pickle_scan`, never execute
 arbitrary Python callables (:class:`UntrustedFileError`) from a damaged or foreign file; neither
 message repeats torch's advice to retry with ``weights_only=False``, which would run that code.
 
+Reading text: :func:`read_text` turns a byte that does not decode into the caller's own error,
+naming the file and line (attribute CSVs, MARS names files, configs).
+
 Writing: :func:`atomic_write` leaves a file either as it was or complete (checkpoints, the epoch
 log, the synthetic dataset's manifest), never half-written after a kill.
 """
@@ -18,7 +21,7 @@ import os
 import pickle
 import tempfile
 import zipfile
-from typing import IO, Any, Iterator, Optional, Set
+from typing import IO, Any, Iterator, Optional, Set, Type
 
 import numpy as np
 import torch
@@ -117,6 +120,18 @@ def atomic_write(path: str, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]
             previous = "its previous content is unchanged" if os.path.exists(path) else "no partial file was left"
             raise WriteError(f"cannot write {path}: {err.strerror or err}; {previous}", err.errno) from err
         raise
+
+
+def read_text(path: str, encoding: str, error: Type[Exception], hint: str) -> str:
+    """The whole file decoded as ``encoding``; a byte that does not decode raises ``error`` naming its line."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as err:
+        before = data[:err.start].decode(encoding, "replace")
+        line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
+        raise error(f"{path}, line {line}: byte {data[err.start]:#04x} is not {err.encoding} text; {hint}") from None
 
 
 class WriteError(OSError):

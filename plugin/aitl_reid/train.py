@@ -27,7 +27,7 @@ from .data import DatasetNotFoundError, build_datamanager
 from .data.image_io import FrameReadError, frame_error_message
 from .engine import (
     CHECKPOINT_SAVED, CheckpointError, NonFiniteLossError, build_engine, build_optimizer, build_scheduler,
-    engine_run_kwargs, init_attribute_bias, latest_complete_checkpoint, load_checkpoint,
+    engine_run_kwargs, init_attribute_bias, latest_complete_checkpoint, load_checkpoint, run_dir_of,
 )
 from .inference.run_files import run_config_text, save_run_config
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
@@ -79,7 +79,7 @@ def run_log(cfg: CfgNode, start: ResumePoint) -> Iterator[None]:
             yield
         return
     path = os.path.join(cfg.data.save_dir, "test.log" if cfg.test.evaluate else "log.txt")
-    own = start is not None and os.path.dirname(os.path.dirname(os.path.abspath(start[0]))) == os.path.abspath(cfg.data.save_dir)
+    own = start is not None and run_dir_of(start[0]) == os.path.abspath(cfg.data.save_dir)
     append = own and cut_after_last(path, f"{CHECKPOINT_SAVED} {start[0]}")  # type: ignore[index]
     with tee_stdout(path, append=append):
         yield

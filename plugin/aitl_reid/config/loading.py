@@ -14,6 +14,8 @@ from typing import Any, Dict, Iterable, List, Sequence
 import yaml
 from yacs.config import CfgNode as CN
 
+from ..serialization import read_text
+
 BASE_KEY = "_BASE_"
 # what yacs raises for a value it cannot take: a type mismatch (ValueError), a type it never holds
 # (AssertionError from its checks), an override literal Python cannot hash or nest that deep
@@ -63,12 +65,9 @@ def _read_yaml_with_bases(path: str, seen: Iterable[str] = ()) -> List[Dict[str,
         raise ConfigError(f"config file not found: {path}")
     if path in seen:
         raise ConfigError(f"{path}: circular {BASE_KEY} chain")
-    with open(path, "rb") as handle:
-        data = handle.read()
+    text = read_text(path, "utf-8", ConfigError, "save the file as UTF-8")
     try:
-        mapping = yaml.safe_load(data.decode("utf-8")) or {}
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}: {data[err.start]:#04x})") from None
+        mapping = yaml.safe_load(text) or {}
     except (yaml.YAMLError, ValueError, RecursionError) as err:  # a ValueError: a date like 2024-02-30
         raise ConfigError(f"{path}: invalid YAML: {err}") from None
     if not isinstance(mapping, dict):

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Dict, List, Tuple, Union
 
 from ..schema import AttributeSchema, SchemaError, describe_header, detect_schema, get_schema
-from .file_checks import DatasetFileError, read_text, shorten
+from ..serialization import read_text
+from .file_checks import DatasetFileError, shorten
 
 TrackletKey = Tuple[int, int, int]  # (person id, camera number as in the CSV, tracklet number)
 SchemaSpec = Union[str, AttributeSchema]

@@ -8,7 +8,7 @@ line, row, column or variable to fix.
 from __future__ import annotations
 
 import os
-from typing import Sequence, Type
+from typing import Sequence
 
 README_HINT = "See datasets/README.md for the expected layout and where to obtain the files."
 MAX_LISTED = 20
@@ -48,15 +48,3 @@ def require_paths(dataset: str, paths: Sequence[str], layout: str) -> None:
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
         raise missing_error(dataset, missing, layout)
-
-
-def read_text(path: str, encoding: str, error: Type[DatasetFileError], hint: str) -> str:
-    """The whole file decoded as ``encoding``; a byte that does not decode raises ``error`` naming its line."""
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        return data.decode(encoding)
-    except UnicodeDecodeError as err:
-        before = data[:err.start].decode(encoding, "replace")
-        line = before.count("\n") + before.count("\r") - before.count("\r\n") + 1
-        raise error(f"{path}, line {line}: byte {data[err.start]:#04x} is not {err.encoding} text; {hint}") from None

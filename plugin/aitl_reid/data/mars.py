@@ -19,7 +19,8 @@ import numpy as np
 from ..registry import register_video_dataset
 from .attributes_csv import SchemaSpec, attribute_csv_path, read_attribute_csv
 from .dataset import RawTracklet, VideoAttributeDataset, annotate_splits, relabel_pids
-from .file_checks import DatasetFileError, missing_error, read_text, require_paths, shorten
+from ..serialization import read_text
+from .file_checks import DatasetFileError, missing_error, require_paths, shorten
 from .mat_files import MatFileError, read_mat_matrix
 
 MARS_LAYOUT = """  <root>/mars/

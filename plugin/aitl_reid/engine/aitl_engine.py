@@ -262,10 +262,10 @@ class AITLEngine(_torchreid.engine.Engine):
             epoch >= start_eval and eval_freq > 0 and epoch % eval_freq == 0)
         if not test_only:
             self.epoch_log.truncate_after(start_epoch)
-        if self.writer is None and not test_only:
-            # tensorboard's reader drops what an earlier run in this folder wrote after the resumed step
-            events = SummaryWriter(log_dir=save_dir, purge_step=self.global_step + 1) if self.is_main else None
-            self.writer = StepWriter(events, lambda: self.global_step)
+            if self.writer is None:
+                # tensorboard's reader drops what an earlier run in this folder wrote after the resumed step
+                events = SummaryWriter(log_dir=save_dir, purge_step=self.global_step + 1) if self.is_main else None
+                self.writer = StepWriter(events, lambda: self.global_step)
         super().run(save_dir=save_dir, max_epoch=max_epoch, start_epoch=start_epoch, start_eval=start_eval,
                     eval_freq=eval_freq, test_only=test_only, **kwargs)
 

@@ -48,6 +48,11 @@ def checkpoint_path(save_dir: str, epoch: int) -> str:
     return os.path.join(save_dir, CHECKPOINT_DIR, f"model.pth.tar-{epoch}")
 
 
+def run_dir_of(path: str) -> str:
+    """The run folder (``data.save_dir``) a checkpoint file lies in: ``<run>/model/<file>``."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(path)))
+
+
 def save_checkpoint(state: Dict[str, Any], save_dir: str, epoch: int) -> str:
     """Save ``state`` as ``<save_dir>/model/model.pth.tar-<epoch>`` atomically."""
     path = checkpoint_path(save_dir, epoch)

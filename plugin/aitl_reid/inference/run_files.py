@@ -20,7 +20,7 @@ from ..config import get_default_config, merge_from_file, merge_from_list
 from ..data.datamanager import schema_from_config
 from ..models import build_model_from_config
 from ..schema import BUILTIN_SCHEMAS, AttributeSchema, get_schema
-from ..engine.checkpoint import CheckpointError, best_epoch, list_checkpoints, load_checkpoint
+from ..engine.checkpoint import CheckpointError, best_epoch, list_checkpoints, load_checkpoint, run_dir_of
 from ..engine.epoch_log import EpochLog
 from ..serialization import atomic_write
 
@@ -135,7 +135,7 @@ def load_trained(source: str, checkpoint: str = "latest", device: str = "cpu", c
         run_dir, path = source, find_checkpoint(source, checkpoint)
     elif os.path.isfile(source):
         path = source
-        run_dir = os.path.dirname(os.path.dirname(os.path.abspath(source)))  # <run>/model/<file>
+        run_dir = run_dir_of(source)
     else:
         raise RunError(f"{source}: no such run folder or checkpoint")
     state = _read_checkpoint(path)
