@@ -103,3 +103,37 @@ def test_loading_never_globs_per_frame(tiny_duke_root, monkeypatch):
     monkeypatch.setattr(os, "listdir", lambda p: listed.append(p) or real_listdir(p))
     load(tiny_duke_root)
     assert len(listed) == len(set(listed)) == 12 + 3 + 5  # one listing per tracklet folder
+
+
+RELEASED_DUKE_HEADER = (  # exactly as released, typo included (../shared/data/mars_meta/README.md)
+    "person_id,camera_id,tracklets_id,motion,pose,occlusion,cut-out,muti-person,background-dominant,"
+    "target-change,target-miss,wrong-target,backpack,bag,handbag,boots,gender,hat,shoes,top,bottom color,top color"
+)
+
+
+def test_released_duke_csv_joins_tracklets_by_their_global_folder_number(tmp_path):
+    """Real Duke keys: ``train/0148/0212/0148_C5_F0006_X89499.jpg`` is CSV row ``148,5,212``."""
+    layout = {  # split -> (pid, tracklet folder, camera, first frame)
+        "train": [(148, 212, 5, 6), (148, 213, 2, 1), (150, 220, 1, 3), (150, 221, 3, 1)],
+        "query": [(151, 230, 1, 1)],
+        "gallery": [(151, 231, 4, 2), (152, 240, 2, 1)],
+    }
+    rows = [RELEASED_DUKE_HEADER]
+    for split, tracklets in layout.items():
+        for pid, number, cam, first in tracklets:
+            folder = split_dir(tmp_path, split) / f"{pid:04d}" / f"{number:04d}"
+            folder.mkdir(parents=True)
+            for frame in range(first, first + 3):
+                add_frame(folder, f"{pid:04d}_C{cam}_F{frame:04d}_X{89499 + frame}.jpg")
+            if pid != 152:  # one gallery identity without annotation
+                rows.append(f"{pid},{cam},{number},{number % 2}" + ",0" * 16 + f",{pid % 8},{number % 9}")
+    (tmp_path / "dukemtmc-vidreid" / "duke_attributes.csv").write_text("\r\n".join(rows) + "\r\n", encoding="utf-8")
+
+    dataset = load(tmp_path)
+    assert dataset.attribute_schema is DUKE_V2
+    first = dataset.train[0]
+    assert os.path.basename(first[0][0]) == "0148_C5_F0006_X89505.jpg"
+    assert first[4][0] == 212 % 2 and first[4][-2:] == (148 % 8, 212 % 9)
+    assert [t[4][-1] for t in dataset.train] == [212 % 9, 213 % 9, 220 % 9, 221 % 9]
+    assert dataset.query[0][4][-1] == 230 % 9
+    assert sorted(t[4] == (-1,) * 19 for t in dataset.gallery) == [False, True]

@@ -19,7 +19,7 @@ import scipy.io
 import aitl_reid
 from aitl_reid import _torchreid
 from aitl_reid.config import get_default_config
-from aitl_reid.schema import MARS_V2
+from aitl_reid.schema import MARS_V2, short_name
 from aitl_reid.synthetic import generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
 from aitl_reid.synthetic.body import RUNNING, STANDING, Box, Pose, draw_person
 from aitl_reid.synthetic.camera import STRIP_WIDTHS, make_camera
@@ -54,8 +54,9 @@ def _queries(root: Path) -> np.ndarray:
 
 
 def _csv_rows(root: Path) -> List[Dict[str, int]]:
+    """The CSV's rows keyed by the paper's short names (the file itself has the released columns)."""
     with open(root / "mars" / "mars_attributes.csv", newline="") as handle:
-        return [{k: int(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+        return [{short_name(k): int(v) for k, v in row.items()} for row in csv.DictReader(handle)]
 
 
 def _tree_digest(root: Path) -> Dict[str, str]:

@@ -31,24 +31,32 @@ def describe_header(header: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class AttributeSchema:
-    """Ordered attributes of one annotation release (CSV columns after the three key columns)."""
+    """Ordered attributes of one annotation release (CSV columns after the three key columns).
+
+    ``columns`` are the attribute column names exactly as the release's CSV header spells them;
+    ``names`` are the short names that reports, tables and the synthetic generator use (the paper's
+    ``upcolor``, ``action``, ...). A schema given without ``columns`` uses its names as columns.
+    """
 
     name: str
     names: Tuple[str, ...]
     num_classes: Tuple[int, ...]
     groups: Tuple[str, ...]
     key_columns: Tuple[str, str, str]
+    columns: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.names)
-        if not (len(self.num_classes) == len(self.groups) == n):
+        if not self.columns:
+            object.__setattr__(self, "columns", tuple(self.names))
+        if not (len(self.num_classes) == len(self.groups) == len(self.columns) == n):
             raise SchemaError(
-                f"schema '{self.name}': names ({n}), num_classes ({len(self.num_classes)}) and "
-                f"groups ({len(self.groups)}) must have the same length"
+                f"schema '{self.name}': names ({n}), columns ({len(self.columns)}), num_classes "
+                f"({len(self.num_classes)}) and groups ({len(self.groups)}) must have the same length"
             )
         if len(self.key_columns) != 3:
             raise SchemaError(f"schema '{self.name}': key_columns must name 3 columns (person, camera, tracklet)")
-        for column in list(self.key_columns) + list(self.names):
+        for column in list(self.key_columns) + list(self.columns) + list(self.names):
             if not isinstance(column, str):
                 raise SchemaError(f"schema '{self.name}': column names must be strings, got {column!r}")
         for attr, group in zip(self.names, self.groups):
@@ -60,8 +68,8 @@ class AttributeSchema:
 
     @property
     def header(self) -> List[str]:
-        """The CSV header this schema expects."""
-        return list(self.key_columns) + list(self.names)
+        """The CSV header this schema expects, as the release spells it."""
+        return list(self.key_columns) + list(self.columns)
 
     def indices(self, group: str) -> List[int]:
         """Positions (in schema order) of the attributes of one stream group."""
@@ -139,18 +147,42 @@ class AttributeSchema:
                 )
 
 
+# Released CSV column -> the paper's short name (NOTES.md). One mapping for every release, so the
+# same attribute has the same name in reports whichever file it came from.
+SHORT_NAMES: Dict[str, str] = {
+    # identity-irrelevant (second release, MARS and Duke; Duke spells "muti-person")
+    "motion": "action", "pose": "angle", "cut-out": "cut", "muti-person": "multi-person",
+    "background-dominant": "back-dominant",
+    # identity-relevant, second release
+    "top color": "upcolor", "bottom color": "downcolor", "top length": "up", "bottom length": "down",
+    "shoulder bag": "bag", "hand bag": "handbag", "bottom type": "btype",
+    # identity-relevant, first MARS release
+    "Tops.c": "upcolor", "Bottoms.c": "downcolor", "Age": "age", "Tops.l": "up", "Bottoms.l": "down",
+    "Bottoms.t": "btype",
+}
+
+
+def short_name(column: str) -> str:
+    """The paper's short name of a released column (the column itself when it has none)."""
+    return SHORT_NAMES.get(column, column)
+
+
+# Each release exactly as published (../shared/data/mars_meta/README.md): key columns, then
+# (column, number of classes) per attribute group in file order.
 _V2_KEYS = ("person_id", "camera_id", "tracklets_id")
 _V2_IRRELEVANT = (
-    ("action", 5), ("angle", 6), ("occlusion", 2), ("cut", 2), ("multi-person", 2),
-    ("back-dominant", 2), ("target-change", 2), ("target-miss", 2), ("wrong-target", 2),
+    ("motion", 5), ("pose", 6), ("occlusion", 2), ("cut-out", 2), ("multi-person", 2),
+    ("background-dominant", 2), ("target-change", 2), ("target-miss", 2), ("wrong-target", 2),
 )
+_DUKE_V2_IRRELEVANT = tuple(("muti-person", k) if col == "multi-person" else (col, k) for col, k in _V2_IRRELEVANT)
 _MARS_V2_RELEVANT = (
-    ("upcolor", 9), ("downcolor", 10), ("age", 4), ("up", 2), ("down", 2), ("bag", 2),
-    ("backpack", 2), ("hat", 2), ("handbag", 2), ("hair", 2), ("gender", 2), ("btype", 2),
+    ("top color", 9), ("bottom color", 10), ("age", 4), ("top length", 2), ("bottom length", 2),
+    ("shoulder bag", 2), ("backpack", 2), ("hat", 2), ("hand bag", 2), ("hair", 2), ("gender", 2),
+    ("bottom type", 2),
 )
 _DUKE_V2_RELEVANT = (
-    ("backpack", 2), ("shoulder bag", 2), ("handbag", 2), ("boots", 2), ("gender", 2),
-    ("hat", 2), ("shoes", 2), ("top", 2), ("downcolor", 8), ("topcolor", 9),
+    ("backpack", 2), ("bag", 2), ("handbag", 2), ("boots", 2), ("gender", 2), ("hat", 2), ("shoes", 2),
+    ("top", 2), ("bottom color", 8), ("top color", 9),
 )
 _MARS_V1_RELEVANT = (
     ("Tops.c", 9), ("Bottoms.c", 10), ("Age", 4), ("Tops.l", 2), ("Bottoms.l", 2),
@@ -160,18 +192,19 @@ _MARS_V1_RELEVANT = (
 
 
 def _make(name: str, keys: Sequence[str], groups: Sequence[Tuple[str, Sequence[Tuple[str, int]]]]) -> AttributeSchema:
-    names, classes, group_of = [], [], []
+    columns, classes, group_of = [], [], []
     for group, attrs in groups:
-        for attr, k in attrs:
-            names.append(attr)
+        for column, k in attrs:
+            columns.append(column)
             classes.append(k)
             group_of.append(group)
-    return AttributeSchema(name, tuple(names), tuple(classes), tuple(group_of), tuple(keys))  # type: ignore[arg-type]
+    names = tuple(short_name(c) for c in columns)
+    return AttributeSchema(name, names, tuple(classes), tuple(group_of), tuple(keys), tuple(columns))  # type: ignore[arg-type]
 
 
 # Second release: identity-irrelevant columns first, then identity-relevant (NOTES.md order).
 MARS_V2 = _make("mars_v2", _V2_KEYS, [(ID_IRRELEVANT, _V2_IRRELEVANT), (ID_RELEVANT, _MARS_V2_RELEVANT)])
-DUKE_V2 = _make("duke_v2", _V2_KEYS, [(ID_IRRELEVANT, _V2_IRRELEVANT), (ID_RELEVANT, _DUKE_V2_RELEVANT)])
+DUKE_V2 = _make("duke_v2", _V2_KEYS, [(ID_IRRELEVANT, _DUKE_V2_IRRELEVANT), (ID_RELEVANT, _DUKE_V2_RELEVANT)])
 MARS_V1 = _make("mars_v1", ("person-id", "camera", "tracklet"), [(ID_RELEVANT, _MARS_V1_RELEVANT)])
 
 BUILTIN_SCHEMAS: Dict[str, AttributeSchema] = {s.name: s for s in (MARS_V1, MARS_V2, DUKE_V2)}
@@ -185,9 +218,14 @@ def get_schema(name: str) -> AttributeSchema:
     return BUILTIN_SCHEMAS[name]
 
 
+def clean_header(header: Sequence[str]) -> List[str]:
+    """Header cells as compared with a schema: a byte-order mark and surrounding spaces dropped."""
+    return [h.replace("\ufeff", "").strip() for h in header]
+
+
 def detect_schema(header: Sequence[str], source: str = "attribute CSV") -> AttributeSchema:
-    """The built-in schema whose header equals ``header`` (surrounding spaces ignored)."""
-    cleaned = [h.strip() for h in header]
+    """The built-in schema whose released header equals ``header`` (BOM and surrounding spaces ignored)."""
+    cleaned = clean_header(header)
     for schema in BUILTIN_SCHEMAS.values():
         if cleaned == schema.header:
             return schema

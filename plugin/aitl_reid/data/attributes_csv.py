@@ -13,7 +13,7 @@ import os.path as osp
 from dataclasses import dataclass
 from typing import Dict, List, Tuple, Union
 
-from ..schema import AttributeSchema, SchemaError, describe_header, detect_schema, get_schema
+from ..schema import AttributeSchema, SchemaError, clean_header, describe_header, detect_schema, get_schema
 from ..serialization import read_text
 from .file_checks import DatasetFileError, shorten
 
@@ -63,7 +63,7 @@ def resolve_schema(spec: SchemaSpec, header: List[str], path: str) -> AttributeS
                 "(attributes.custom_*), not as a name"
             )
         spec = get_schema(spec)
-    if [h.strip() for h in header] != spec.header:
+    if clean_header(header) != spec.header:
         raise AttributeCSVError(
             f"{path}, line 1: header {describe_header(header)} does not match schema '{spec.name}', which expects "
             f"{','.join(spec.header)!r}. Set attributes.schema to 'auto' to detect the release from the header."
@@ -87,7 +87,7 @@ def _parse_row(path: str, lineno: int, row: List[str], schema: AttributeSchema) 
             f"{path}, line {lineno}: {len(row)} columns, expected {len(header)} ({','.join(header)})"
         )
     values = [_parse_int(path, lineno, col, name, cell.strip()) for col, (name, cell) in enumerate(zip(header, row), 1)]
-    for offset, (name, k) in enumerate(zip(schema.names, schema.num_classes)):
+    for offset, (name, k) in enumerate(zip(schema.columns, schema.num_classes)):
         value = values[3 + offset]
         if not MISSING <= value < k:
             raise AttributeCSVError(

@@ -26,7 +26,7 @@ from .tracklets import STREAM_CAMERA, STREAM_IDENTITY, STREAM_RENDER, TrackletSp
 DATASET_DIR = "mars"
 MANIFEST = "synthetic_manifest.json"
 IN_PROGRESS = ".synthetic_in_progress"
-GENERATOR_VERSION = 1  # bump when the output of the same parameters changes
+GENERATOR_VERSION = 2  # bump when the output of the same parameters changes
 _OWNED_ENTRIES = ("bbox_train", "bbox_test", "info", ATTRIBUTE_CSV)
 MAX_CAMERAS = 6  # torchreid's MARS loader asserts 1 <= camid <= 6
 
