@@ -168,3 +168,10 @@ def tiny_mars_root(make_tiny_mars: Callable[..., Path]) -> Path:
 def tiny_duke_root(make_tiny_duke: Callable[..., Path]) -> Path:
     """Data root holding a tiny DukeMTMC-VideoReID tree (``<root>/dukemtmc-vidreid``) with a duke_v2 CSV."""
     return make_tiny_duke()
+
+
+@pytest.fixture(autouse=True)
+def _no_weights_download(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test downloads weights or reads the user's torch cache: an empty $TORCH_HOME, a mirror nobody serves."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
+    monkeypatch.setenv("AITL_REID_WEIGHTS_MIRROR", "http://127.0.0.1:1")

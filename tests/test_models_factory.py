@@ -96,6 +96,6 @@ def test_one_pretrained_default_for_every_door(monkeypatch):
     defaults |= {_signature_default(fn) for fn in (build_asta, build_temporal_pooling)}
     assert defaults == {True}
     monkeypatch.delenv(PRETRAINED_DIR_ENV, raising=False)
-    for build in (build_model, _torchreid.models.build_model):  # the default asks both doors for local weights
+    for build in (build_model, _torchreid.models.build_model):  # the default asks both doors for ImageNet weights (no cache, no network: the download error)
         with pytest.raises(PretrainedWeightsNotFound):
             build("tp_resnet18", 3)

