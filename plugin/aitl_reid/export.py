@@ -1,0 +1,51 @@
+"""Export a trained model to ONNX (dynamic batch size) and check it against PyTorch under ONNX Runtime.
+
+    aitl-reid-export --run log/asta_aitl_synthetic --out model.onnx [KEY VALUE ...]
+    aitl-reid-infer --run log/asta_aitl_synthetic --onnx model.onnx --out out/ QUERY GALLERY
+
+The same program as ``python -m aitl_reid.export`` and, in a checkout, ``python tools/export_onnx.py``.
+--config-file gives the training config of a run that stored none, and trailing KEY VALUE pairs
+override the run's config, as the trainer's and aitl-reid-infer's do. It needs the onnx extra
+(pip install 'aitl-reid[onnx]'); without it, it ends with status 2 saying so.
+
+The graph takes normalised clips ``clips [B, T, 3, H, W]`` and returns ``feature [B, D]`` (the test
+feature) and, unless --no-attributes, ``attr_logits_<stream> [B, K]`` per attribute stream; the
+inference API pools them per tracklet and reads classes and probabilities as for PyTorch. The
+largest absolute difference from PyTorch is printed; above --tolerance the export fails (status 1).
+"""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from .inference import load_trained
+from .inference.onnx_backend import export_onnx
+from .launch import default_argument_parser, run_cli
+
+
+def export(argv: Optional[List[str]] = None) -> int:
+    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+    parser = default_argument_parser(__doc__)
+    parser.add_argument("--run", required=True, help="training run folder (data.save_dir) or a checkpoint file")
+    parser.add_argument("--out", required=True, help="the .onnx file to write")
+    parser.add_argument("--checkpoint", default="latest", help="'latest' (default), 'best' or a path")
+    parser.add_argument("--no-attributes", action="store_true", help="export the feature only")
+    parser.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted |ONNX - PyTorch| (default 1e-3)")
+    args = parser.parse_args(argv)
+    trained = load_trained(args.run, args.checkpoint, "cpu", args.config_file, args.opts)
+    report = export_onnx(trained, args.out, attributes=not args.no_attributes)
+    print(report)
+    worst = max(report.max_abs_diff.values())
+    if worst > args.tolerance:
+        print(f"error: ONNX Runtime differs from PyTorch by {worst:.2e} > --tolerance {args.tolerance:g}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``aitl-reid-export``: bad input (paths, config, a missing extra) ends with its message and status 2."""
+    return run_cli(export, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
