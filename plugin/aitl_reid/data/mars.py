@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 import re
-from typing import Dict, List, NamedTuple, Optional, Set
+from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 import numpy as np
 
@@ -47,6 +47,16 @@ class SplitFiles(NamedTuple):
     mat_path: str
     variable: str
     home: str
+
+
+def mars_files(dataset_dir: str) -> Tuple[SplitFiles, SplitFiles, str]:
+    """The train and test split files and the query file of a MARS folder (the adapter's and the check's)."""
+    info = osp.join(dataset_dir, "info")
+    train = SplitFiles(osp.join(info, "train_name.txt"), osp.join(info, "tracks_train_info.mat"),
+                       "track_train_info", osp.join(dataset_dir, "bbox_train"))
+    test = SplitFiles(osp.join(info, "test_name.txt"), osp.join(info, "tracks_test_info.mat"),
+                      "track_test_info", osp.join(dataset_dir, "bbox_test"))
+    return train, test, osp.join(info, "query_IDX.mat")
 
 
 def read_frame_names(path: str) -> List[str]:
@@ -165,13 +175,8 @@ class MarsAttr(VideoAttributeDataset):
     def __init__(self, root: str = "", attributes_csv: str = "", schema: SchemaSpec = "auto", **kwargs) -> None:
         self.root = osp.abspath(osp.expanduser(root))
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
-        info = osp.join(self.dataset_dir, "info")
         csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
-        train_split = SplitFiles(osp.join(info, "train_name.txt"), osp.join(info, "tracks_train_info.mat"),
-                                  "track_train_info", osp.join(self.dataset_dir, "bbox_train"))
-        test_split = SplitFiles(osp.join(info, "test_name.txt"), osp.join(info, "tracks_test_info.mat"),
-                                 "track_test_info", osp.join(self.dataset_dir, "bbox_test"))
-        query_mat = osp.join(info, "query_IDX.mat")
+        train_split, test_split, query_mat = mars_files(self.dataset_dir)
         required = [self.dataset_dir, train_split.home, test_split.home, train_split.names_path,
                     test_split.names_path, train_split.mat_path, test_split.mat_path, query_mat, csv_path]
         require_paths("mars_attr", required, MARS_LAYOUT)
