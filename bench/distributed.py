@@ -202,7 +202,7 @@ def run(settings: Settings) -> List[Row]:
         f"{statistics.median(n / o for n, o in zip(narrow.seconds, timing['ddp'].seconds)):.2f}x faster than it",
         f"median loader wait per iteration: 2 processes {waits['ddp'] * 1e3:.0f} ms, "
         f"1 process {waits['single'] * 1e3:.0f} ms",
-        f"on {os.cpu_count()} cores shared with other jobs, two gloo processes are not expected to beat one process "
+        f"on {os.cpu_count()} cores, two gloo processes are not expected to beat one process "
         f"that uses the same cores: they split the same arithmetic and add the gradient all-reduce; torchrun on CPU "
         f"is for checking a multi-GPU run, not for speed",
     ]

@@ -25,6 +25,15 @@ LINKS_PER_SOURCE = 60_000  # ext4 allows about 65,000 hard links per file
 SPLITS = (("train", "tracks_train_info.mat", "track_train_info"), ("test", "tracks_test_info.mat", "track_test_info"))
 
 
+def missing_meta() -> str:
+    """Why a benchmark on the real metadata is skipped ('' when the folder exists); the folder is named
+    relative to the repository, as reports quote paths."""
+    if os.path.isdir(MARS_META):
+        return ""
+    shown = os.path.relpath(MARS_META, Path(__file__).resolve().parents[1])
+    return f"MARS metadata folder {shown} not found (set AITL_MARS_META)"
+
+
 def _csv_tracklet_numbers(path: Path) -> Dict[Tuple[int, int], Iterator[int]]:
     """Per (person, camera), the CSV's tracklet numbers in increasing order (the names' sort order)."""
     numbers: Dict[Tuple[int, int], List[int]] = defaultdict(list)

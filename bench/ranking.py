@@ -17,7 +17,7 @@ from scipy.io import loadmat
 from aitl_reid import _torchreid
 from aitl_reid.metrics import evaluate_rank
 
-from .mars_tree import MARS_META
+from .mars_tree import MARS_META, missing_meta
 from .rows import Row
 from .settings import Settings
 from .timing import interleaved
@@ -70,9 +70,9 @@ def build_problem(quick: bool) -> Tuple[Problem, str]:
 
 def run(settings: Settings) -> List[Row]:
     name = "Ranking (CMC + mAP)"
-    if not settings.quick and not os.path.isdir(MARS_META):
+    if not settings.quick and missing_meta():
         return [Row("ranking", name, "aitl_reid evaluate_rank", "torchreid evaluate_rank (Python)",
-                    skipped=f"MARS metadata folder {MARS_META} not found (set AITL_MARS_META)")]
+                    skipped=missing_meta())]
     problem, size = build_problem(settings.quick)
     results: Dict[str, Tuple[np.ndarray, float]] = {}
 

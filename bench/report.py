@@ -5,16 +5,18 @@ import json
 from pathlib import Path
 from typing import Dict, List
 
+from aitl_reid.experiments.report import PATHS_NOTE
+
 from .rows import Row, markdown_table
 
 EXPLANATION = """\
 Each row times our implementation and a named reference in the same process, in alternating rounds
-(which side goes first alternates), so that other jobs on the machine slow both sides alike. Times
+(which side goes first alternates), so that the machine's load slows both sides alike. Times
 are per run: median [min-max] over the timed runs; throughput is computed from the median. The
 ratio is the median over rounds of the per-round ratio, with its min-max: for "faster" rows it is
 reference time / our time, for "the time" rows (a model doing more work than its baseline) our time
 / reference time. The memory row measures resident memory in MB instead of time (each run in a fresh
-process), its ratio being our MB / the reference's."""
+process), its ratio being our MB / the reference's; the metadata-loading row times the same fresh processes."""
 
 
 def render(rows: List[Row], command: str, machine: Dict[str, str], load_before: str, load_after: str,
@@ -23,13 +25,12 @@ def render(rows: List[Row], command: str, machine: Dict[str, str], load_before: 
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `{command}` ({mode} mode) on {machine['date']}.",
+        f"Written by `{command}` ({mode} mode) on {machine['date']}. {PATHS_NOTE}",
         "",
         f"- Machine: {machine['cpu']}, {machine['cores']} cores; GPU: {machine['gpu']}.",
         f"- Software: torch {machine['torch']}, Python {machine['python']}; torch intra-op threads: {threads}.",
-        f"- Load average (1/5/15 min) before / after: {load_before} / {load_after}. Other jobs may share "
-        "this machine (a load above 0 before the run means they did), which slows and scatters absolute "
-        "times; the interleaved ratios are the comparable figures.",
+        f"- Load average (1/5/15 min) before / after: {load_before} / {load_after}. A load above 0 slows "
+        "and scatters absolute times; the interleaved ratios are the comparable figures.",
         "",
         "## Results",
         "",

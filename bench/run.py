@@ -3,12 +3,13 @@
 Run from the repository root as a module (``bench`` is a package; ``aitl_reid`` is the installed one):
 
     python -m bench.run                      # full run (about 40 minutes on 2 CPU cores): BENCHMARKS.md
-    python -m bench.run --quick              # small problems (CI, under a minute): a temporary file
-    python -m bench.run --only ranking --only aitl --output /tmp/b.md
+    python -m bench.run --quick              # small problems (CI, under a minute): bench/out/quick.md
+    python -m bench.run --only ranking --only aitl --output OUT/b.md
 
 Benchmarks: ranking, training, extraction, loading, aitl, memory, distributed, gpu. Only a full run of all of them
-writes the repository's BENCHMARKS.md by default; anything else writes to --output (default: a
-temporary file), so a partial or quick run never replaces the committed numbers unless asked.
+writes the repository's BENCHMARKS.md by default; anything else writes to --output (default:
+bench/out/<quick and the benchmarks' names>.md, a folder git ignores), so a partial or quick run never
+replaces the committed numbers unless asked. The reports quote paths relative to the repository root.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
+from aitl_reid.experiments.report import portable_command
 from aitl_reid.progress import progress
 from bench import aitl_loop, distributed, extraction, gpu, loading, memory, ranking, training
 from bench.report import render, write_json
@@ -41,13 +43,14 @@ BENCHMARKS: Dict[str, Callable[[Settings], List[Row]]] = {
 }
 ALL = list(BENCHMARKS) + ["gpu"]
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
+SCRATCH_REPORTS = ROOT / "bench" / "out"  # ignored by git: partial and quick runs write here
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small problems, CI-friendly time")
     parser.add_argument("--only", action="append", choices=ALL, help="run only this benchmark (repeatable)")
-    parser.add_argument("--output", default="", help="markdown report path (see above for the default)")
+    parser.add_argument("--output", default="", help="markdown report path OUT (see above for the default)")
     parser.add_argument("--json", default="", help="also write the rows as JSON to this path")
     parser.add_argument("--runs", type=int, default=0,
                         help="timed runs per side (default 5; 3 with --quick, whose numbers are not the report's)")
@@ -60,13 +63,14 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def output_path(args: argparse.Namespace) -> Path:
+    """--output; else BENCHMARKS.md for a full run of everything, and for any other run a file in the
+    ignored bench/out/ named after it, so that it can never replace the committed report."""
     if args.output:
         return Path(args.output)
     if not args.quick and not args.only:
         return ROOT / "BENCHMARKS.md"
-    handle = tempfile.NamedTemporaryFile(prefix="aitl_bench_", suffix=".md", delete=False)
-    handle.close()
-    return Path(handle.name)
+    parts = (["quick"] if args.quick else []) + [name for name in ALL if name in (args.only or ())]
+    return SCRATCH_REPORTS / ("_".join(parts) + ".md")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -77,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     runs = args.runs or (3 if args.quick else 5)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    command = "python -m bench.run" + "".join(f" {shlex.quote(a)}" for a in (sys.argv[1:] if argv is None else argv))
+    command = shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)])
     selected = args.only or ALL
     machine, load_before = machine_info(), load_average()
     rows: List[Row] = []
@@ -94,11 +98,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             row.goal, row.limit = None, None
     threads = str(torch.get_num_threads())
     findings = FINDINGS.read_text(encoding="utf-8") if FINDINGS.exists() and not args.quick else ""
-    text = render(rows, command, machine, load_before, load_average(), threads, args.quick, findings)
     path = output_path(args)
+    text = render(rows, portable_command(command, str(path.parent)), machine, load_before, load_average(), threads,
+                  args.quick, findings)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     if args.json:
-        write_json(Path(args.json), rows, machine, command)
+        json_path = Path(args.json)
+        write_json(json_path, rows, machine, portable_command(command, str(json_path.parent)))
     print(console_table(rows))
     print(f"report written to {path}")
     return 0

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench.rows import Row, markdown_table
 from bench.timing import Timing, interleaved_many
@@ -68,11 +69,26 @@ def test_only_a_full_run_of_everything_defaults_to_the_committed_report():
     from bench.run import output_path, parse_args
 
     assert output_path(parse_args([])) == ROOT / "BENCHMARKS.md"
-    for argv in (["--quick"], ["--only", "loading"]):
-        path = output_path(parse_args(argv))
-        assert path != ROOT / "BENCHMARKS.md" and path.parent != ROOT
-        path.unlink()
+    scratch = ROOT / "bench" / "out"
+    assert output_path(parse_args(["--quick"])) == scratch / "quick.md"
+    assert output_path(parse_args(["--only", "aitl", "--only", "ranking"])) == scratch / "ranking_aitl.md"
+    assert output_path(parse_args(["--quick", "--only", "loading"])) == scratch / "quick_loading.md"
     assert output_path(parse_args(["--output", "x.md"])) == Path("x.md")
+
+
+def test_reports_quote_no_absolute_path(tmp_path, monkeypatch):
+    """The command line in the report and the JSON names the output folder OUT, not where it was on this machine."""
+    from bench.run import main
+
+    if torch.cuda.is_available():
+        pytest.skip("on a CUDA machine --only gpu runs the GPU benchmark instead of a skipped row")
+    monkeypatch.chdir(ROOT)
+    report, rows_json = tmp_path / "report" / "b.md", tmp_path / "rows.json"
+    assert main(["--only", "gpu", "--output", str(report), f"--json={rows_json}"]) == 0
+    text, command = report.read_text(), json.loads(rows_json.read_text())["command"]
+    assert "Written by `python -m bench.run --only gpu --output OUT/b.md --json=OUT/../rows.json`" in text
+    assert command == "python -m bench.run --only gpu --output OUT/report/b.md --json=OUT/rows.json"
+    assert str(tmp_path) not in text + command
 
 
 def test_row_ratio_reads_in_the_row_sense_and_judges_the_goal():
@@ -124,3 +140,19 @@ def test_distributed_rows_read_steady_iterations_from_the_log_and_skip_in_quick_
     rows = run(Settings(quick=True, runs=1, workers=0, workdir=str(tmp_path)))
     assert [row.sense for row in rows] == ["speedup", "cost"]
     assert all("quick mode" in row.skipped for row in rows) and not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_memory_benchmark_times_metadata_loading_against_torchreid_mars_in_the_same_processes(tmp_path):
+    """The full-scale loading goal lives in the benchmark: a timed row beside the memory row, same tree."""
+    from bench import memory
+    from bench.settings import Settings
+
+    if not Path(memory.MARS_META).is_dir():
+        pytest.skip("real MARS metadata not available")
+    rows = memory.run(Settings(quick=True, runs=1, workers=0, workdir=str(tmp_path)))
+    assert [(row.unit, row.limit) for row in rows] == [("MB", memory.LIMIT_MB), ("s", memory.LOAD_LIMIT_S)]
+    size = rows[0].name[rows[0].name.index("("):]
+    assert rows[1].name.endswith(size) and "torchreid Mars" in rows[1].reference
+    assert all(0 < t < memory.LOAD_LIMIT_S for t in rows[1].ours_time.seconds + rows[1].reference_time.seconds)
+    assert not list(tmp_path.iterdir())  # the tree of hard links is removed

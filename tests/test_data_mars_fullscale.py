@@ -1,7 +1,9 @@
 """Full-scale MARS check against the real metadata in ../shared/data/mars_meta (no images needed).
 
 The tree (``bench.mars_tree``) has the real ``.mat`` files and CSV, frame names rebuilt from them,
-and one tiny JPEG hard-linked per frame name (1.19M links).
+and one tiny JPEG hard-linked per frame name (1.19M links). How long loading takes is measured by the
+benchmark (``python -m bench.run --only memory``: the metadata-loading row, against torchreid's ``Mars``),
+not asserted here, where the machine's load would decide it.
 """
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ from bench.mars_tree import MARS_META, build_mars_tree
 from bench.memory import LIMIT_MB, measure_in_fresh_process
 
 META = Path(MARS_META)
-LOAD_SECONDS_GOAL = 30.0
 
 pytestmark = [
     pytest.mark.slow,
@@ -38,10 +39,7 @@ def full_mars_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def test_full_scale_mars_loads_published_protocol_with_every_csv_attribute(full_mars_root: Path) -> None:
-    start = time.perf_counter()
     dataset = MarsAttr(root=str(full_mars_root), transform=ClipTransform(16, 8), mode="query", verbose=False)
-    seconds = time.perf_counter() - start
-    print(f"full-scale MARS metadata loaded in {seconds:.1f} s")
 
     assert dataset.attribute_schema.name == "mars_v1"
     assert (dataset.num_train_pids, len(dataset.train)) == (625, 8298)
@@ -53,7 +51,6 @@ def test_full_scale_mars_loads_published_protocol_with_every_csv_attribute(full_
     assert (len(labelled_test), count_annotated(labelled_test)) == (8062, 8062)
     assert (len(distractors), count_annotated(distractors)) == (3248, 0)
     assert dataset[0]["img"].shape[1:] == (4, 3, 16, 8)
-    assert seconds < LOAD_SECONDS_GOAL
 
 
 def test_full_scale_metadata_and_clip_index_stay_under_the_memory_goal(full_mars_root: Path) -> None:

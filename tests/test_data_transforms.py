@@ -5,7 +5,6 @@ from aitl_reid import _torchreid
 from aitl_reid.data.transforms import (
     ERASE_FILL,
     ClipTransform,
-    PerFrameTransform,
     as_clip_transform,
     build_clip_transforms,
     pad_crop,
@@ -69,10 +68,16 @@ def test_test_transform_resizes_and_normalises_without_randomness():
     assert torch.allclose(out[0], torch.tensor(2.0)) and torch.allclose(out[1], torch.tensor(-2.0))
 
 
-def test_frames_of_different_sizes_are_resized_to_the_target():
-    transform = ClipTransform(32, 16, **IDENTITY_NORM)
-    out = transform([torch.zeros((3, 40, 20), dtype=torch.uint8), torch.zeros((3, 30, 12), dtype=torch.uint8)])
+def test_frames_of_different_sizes_are_each_resized_to_the_target_keeping_their_layout():
+    tall = torch.zeros((3, 40, 20), dtype=torch.uint8)
+    tall[:, :20] = 255  # top half white
+    narrow = torch.zeros((3, 30, 12), dtype=torch.uint8)
+    narrow[:, :, :6] = 255  # left half white
+    out = ClipTransform(32, 16, **IDENTITY_NORM)([tall, narrow])
     assert out.shape == (2, 3, 32, 16)
+    # away from the one blurred edge, each frame keeps its own halves: 1.0 where it was 255, 0.0 where 0
+    assert torch.all(out[0, :, :15] == 1.0) and torch.all(out[0, :, 17:] == 0.0)
+    assert torch.all(out[1, :, :, :7] == 1.0) and torch.all(out[1, :, :, 9:] == 0.0)
 
 
 def test_unknown_transform_name_lists_the_available_ones():
@@ -80,11 +85,27 @@ def test_unknown_transform_name_lists_the_available_ones():
         ClipTransform(16, 8, ["random_flip", "random_crop"])
 
 
-def test_torchreid_per_image_transform_is_adapted_frame_by_frame():
+def uniform_clip(values, height: int = 32, width: int = 16) -> torch.Tensor:
+    """One frame per value, every pixel of frame t equal to ``values[t]``."""
+    return torch.stack([torch.full((3, height, width), v, dtype=torch.uint8) for v in values])
+
+
+def test_torchreid_per_image_transform_is_applied_to_each_frame_in_order():
     _, torchreid_test = _torchreid.data.transforms.build_transforms(16, 8, transforms=None)
-    adapted = as_clip_transform(torchreid_test)
-    assert isinstance(adapted, PerFrameTransform)
-    out = adapted(textured_clip(3, 32, 16))
+    values = (10, 128, 250)
+    out = as_clip_transform(torchreid_test)(uniform_clip(values))
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # torchreid's ImageNet normalisation
+    expected = torch.tensor([[(v / 255 - m) / s for m, s in zip(mean, std)] for v in values])
     assert out.shape == (3, 3, 16, 8)
-    clip_transform = ClipTransform(16, 8)
-    assert as_clip_transform(clip_transform) is clip_transform
+    assert torch.allclose(out.mean(dim=(2, 3)), expected, atol=1e-5)
+    assert torch.allclose(out.amax(dim=(2, 3)), out.amin(dim=(2, 3)))  # uniform frames stay uniform
+
+
+def test_a_clip_transform_keeps_its_uint8_preparation_when_passed_as_a_clip_transform():
+    """Not wrapped as a per-frame PIL transform: the dataset still gets uint8 clips and an erase box."""
+    prepared = as_clip_transform(ClipTransform(16, 8, ["random_erase"], **IDENTITY_NORM)).prepare(uniform_clip((51, 204)))
+    assert prepared.clip.dtype == torch.uint8 and prepared.clip.shape == (2, 3, 16, 8)
+    assert prepared.clip[:, 0, 0, 0].tolist() == [51, 204]
+    assert prepared.erase.shape == (4,)
+    _, torchreid_test = _torchreid.data.transforms.build_transforms(16, 8, transforms=None)
+    assert as_clip_transform(torchreid_test).prepare(uniform_clip((51, 204))).clip.dtype == torch.float32

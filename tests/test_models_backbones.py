@@ -59,4 +59,9 @@ def test_clips_must_be_five_dimensional():
 def test_every_listed_spatial_backbone_is_a_torchreid_model():
     factory = _torchreid.model_factory()
     assert [n for n in SPATIAL_BACKBONES if n not in factory] == []
-    assert "resnet50mid" not in SPATIAL_BACKBONES  # its featuremaps() returns a tuple
+
+
+def test_a_torchreid_model_whose_featuremaps_return_a_tuple_is_rejected():
+    """resnet50mid has featuremaps(), but it returns a tuple: no single map for the attention to weigh."""
+    with pytest.raises(ValueError, match=r"'resnet50mid'.*does not return one 4-D tensor"):
+        build_backbone("resnet50mid", 64, 32)

@@ -1,12 +1,13 @@
 """Generate the synthetic MARS dataset (torchreid MARS layout + mars_v2 attribute CSV) under <root>/mars/.
 
     python tools/make_synthetic.py --config-file configs/asta_aitl_synthetic.yaml --root datasets --if-missing
-    python tools/make_synthetic.py --root /tmp/synth synthetic.num_ids 20 synthetic.height 256 synthetic.width 128
+    python tools/make_synthetic.py --root OUT synthetic.num_ids 20 synthetic.height 256 synthetic.width 128
 
 Sizes come from the config's ``synthetic`` section (KEY VALUE pairs override it) and the tree goes
-under ``data.root`` unless --root is given. With --if-missing nothing is written when a complete
-tree with the same parameters exists; completeness is judged by a manifest written last, so a tree
-left half-written by an interrupted run is regenerated. Invalid settings exit with status 2.
+under ``data.root`` (``datasets`` by default, which git ignores) unless --root OUT is given. With
+--if-missing nothing is written when a complete tree with the same parameters exists; completeness
+is judged by a manifest written last, so a tree left half-written by an interrupted run is
+regenerated. Invalid settings exit with status 2.
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return USAGE_EXIT
         print(
-            f"wrote synthetic MARS to {summary.dataset_dir}: {summary.num_train_ids} train ids / "
+            f"wrote synthetic MARS to {target}: {summary.num_train_ids} train ids / "
             f"{summary.num_train_tracklets} tracklets, {summary.num_test_ids} test ids with "
             f"{summary.num_query_tracklets} query and {summary.num_gallery_tracklets} gallery tracklets "
             f"({summary.num_distractor_tracklets} distractor, {summary.num_junk_tracklets} junk), "

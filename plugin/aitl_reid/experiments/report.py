@@ -2,6 +2,10 @@
 
 Everything above the notes marker is regenerated on every benchmark run; text written below the
 marker (findings, explanations) is carried over, so rerunning the benchmark never erases them.
+
+A record must read the same on any machine, so no absolute path goes into one: :func:`portable_path`
+and :func:`portable_command` write paths relative to the directory the command ran in (the
+repository root) or to the written file's own folder, as ``OUT/...`` (:data:`PATHS_NOTE`).
 """
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import datetime
 import math
 import os
 import platform
+import shlex
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
@@ -18,6 +23,9 @@ from .summary import RunResult, Stat, VariantSummary
 NOTES_MARKER = "<!-- Notes below this line are kept when tools/benchmark_synthetic.py rewrites this file. -->"
 DASH = "—"
 TABLE_HEADER = ("Variant", "R1 (%)", "mAP (%)", "Final-epoch DVDP", "Attribute acc. (%)")
+OUT = "OUT"  # stands for the folder of the file being written, in the paths that file quotes
+PATHS_NOTE = (f"Paths are relative to the repository root, where the command ran; {OUT}, where it appears, "
+              "is the folder holding this file.")
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,37 @@ class ReportContext:
     figure: str  # path of the Fig. 7-style PNG, or "" when none was drawn
     total_seconds: float
     observations: Sequence[str] = ()  # comparisons computed from the table (summary.computed_observations)
+
+
+def _climbs(relative: str) -> int:
+    return relative.split(os.sep).count(os.pardir)
+
+
+def portable_path(path: str, out_dir: str) -> str:
+    """``path`` as a record may quote it. A relative path stays as given (relative to where the command
+    ran, the repository root); an absolute one becomes relative to the current directory or, as
+    ``OUT/...``, to ``out_dir`` (the folder of the file being written): whichever climbs fewer folders,
+    the current directory on a tie. So ``/tmp/x/data`` in a report in ``/tmp/x`` reads ``OUT/data``,
+    and the shared folder beside the repository ``../shared/...``."""
+    if not os.path.isabs(path):
+        return path
+    from_cwd, from_out = os.path.relpath(path), os.path.relpath(path, out_dir)
+    if _climbs(from_out) < _climbs(from_cwd):
+        return OUT if from_out == os.curdir else f"{OUT}/{from_out}"
+    return from_cwd
+
+
+def portable_command(command: str, out_dir: str) -> str:
+    """``command`` with every absolute path argument (``PATH`` or ``--option=PATH``) made :func:`portable_path`."""
+    def one(token: str) -> str:
+        option, equals, value = token.partition("=") if token.startswith("-") else ("", "", token)
+        return option + equals + portable_path(value, out_dir)
+
+    try:
+        tokens = shlex.split(command)
+    except ValueError:  # unbalanced quotes: still no absolute path, word by word
+        return " ".join(one(token) for token in command.split())
+    return shlex.join(one(token) for token in tokens)
 
 
 def cpu_model() -> str:
@@ -126,8 +165,10 @@ def per_run_table(results: Sequence[RunResult]) -> List[str]:
     return _table(("Variant", "Seed", "Epochs", "R1 (%)", "mAP (%)", "DVDP", "Attr. acc. (%)", "Seconds"), rows)
 
 
-def _key_values(values: Dict[str, object]) -> List[str]:
-    return [f"- {key}: `{value}`" for key, value in values.items()]
+def _key_values(values: Dict[str, object], out_dir: str) -> List[str]:
+    """``- key: `value``` lines, a path value (a string) written as :func:`portable_path` gives it."""
+    return [f"- {key}: `{portable_path(value, out_dir) if isinstance(value, str) else value}`"
+            for key, value in values.items()]
 
 
 def kept_notes(path: str) -> str:
@@ -143,6 +184,7 @@ def render_results(summaries: Sequence[VariantSummary], results: Sequence[RunRes
                    results_path: str, machine: Dict[str, object]) -> str:
     """The whole RESULTS.md text (notes from an existing file at ``results_path`` appended)."""
     seeds = sorted({r.seed for r in results})
+    out_dir = os.path.dirname(os.path.abspath(results_path))
     lines = [
         "# Synthetic-data results: the Table 1 ablation on CPU",
         "",
@@ -150,7 +192,7 @@ def render_results(summaries: Sequence[VariantSummary], results: Sequence[RunRes
         "(`aitl_reid.synthetic`), not MARS, trained on a small CPU budget (backbone and weights under the "
         "training settings below). They show "
         "how the five Table 1 variants behave relative to each other on this data; they are not "
-        "comparable with the paper's MARS numbers (see `/work/shared/paper/NOTES.md`).",
+        "comparable with the paper's MARS numbers (see `../shared/paper/NOTES.md`).",
         "",
         f"Mean ± sample standard deviation over {len(seeds)} training seed(s) ({', '.join(map(str, seeds))}), "
         "evaluated at the final epoch on the synthetic query/gallery split. DVDP is the batch DVDP (Eq. 1, cosine) "
@@ -172,15 +214,15 @@ def render_results(summaries: Sequence[VariantSummary], results: Sequence[RunRes
         "",
     ]
     if context.figure:
-        rel = os.path.relpath(context.figure, os.path.dirname(os.path.abspath(results_path)))
+        rel = os.path.relpath(context.figure, out_dir)
         lines += [f"![DVDP and mAP per epoch, seed-averaged]({rel})", "",
                   "DVDP (left) and mAP (right) per epoch, each curve averaged over the seeds of one variant "
                   "(Fig. 7 style).", ""]
-    lines += ["## Command", "", "```", context.command, "```", "",
+    lines += ["## Command", "", "```", portable_command(context.command, out_dir), "```", "", PATHS_NOTE, "",
               f"Sum of the runs' wall times (each as measured when it ran): {context.total_seconds / 60:.1f} min.", "",
-              "## Dataset (generated once, reused by every run)", "", *_key_values(context.dataset_params), "",
-              "## Training settings shared by every run", "", *_key_values(context.training_settings), "",
-              "## Machine", "", *_key_values(machine), "",
+              "## Dataset (generated once, reused by every run)", "", *_key_values(context.dataset_params, out_dir), "",
+              "## Training settings shared by every run", "", *_key_values(context.training_settings, out_dir), "",
+              "## Machine", "", *_key_values(machine, out_dir), "",
               "## Every run", "", *per_run_table(results), "", NOTES_MARKER, ""]
     notes = kept_notes(results_path)
     return "\n".join(lines) + notes
