@@ -116,22 +116,31 @@ def test_rendered_results_keep_notes_and_show_dash_without_attributes(tmp_path):
     assert text.endswith("What we found.\n") and "old table" not in text and "synthetic-data results" in text
 
 
+QUICK_LABELS = ["Baseline", "Baseline + ASTA + AITL", "ASTA, attribute losses off", "ASTA, attention not fused",
+                "ASTA + AITL oracle", "ASTA + AITL placebo"]
+
+
 @pytest.mark.slow
-def test_quick_mode_writes_a_well_formed_results_table(tmp_path):
+def test_quick_mode_trains_the_controls_and_writes_a_well_formed_report(tmp_path):
     results, figure = tmp_path / "RESULTS.md", tmp_path / "curves.png"
-    command = [sys.executable, str(REPO / "tools" / "benchmark_synthetic.py"), "--quick", "--out-dir",
-               str(tmp_path / "out"), "--results", str(results), "--figure", str(figure)]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
+    command = [sys.executable, str(REPO / "tools" / "benchmark_synthetic.py"), "--quick", "--variants", "baseline",
+               "baseline_asta_aitl", "controls", "--output", str(tmp_path / "out"), "--report", str(results),
+               "--figure", str(figure)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
     text = results.read_text(encoding="utf-8")
     rows = table_rows(text)
-    assert [row[0] for row in rows] == LABELS
+    assert [row[0] for row in rows] == QUICK_LABELS
     for label, r1, mAP, dvdp, attr in rows:
         assert re.fullmatch(PLUS_MINUS, r1) and re.fullmatch(PLUS_MINUS, mAP), (label, r1, mAP)
         assert re.fullmatch(r"\d\.\d{4} ± \d\.\d{4}", dvdp), (label, dvdp)
-        has_streams = label not in ("Baseline", "Baseline + ITL")
+        has_streams = label not in ("Baseline", "ASTA, attribute losses off")
         assert (re.fullmatch(PLUS_MINUS, attr) is not None) == has_streams, (label, attr)
+    assert "| Baseline + ASTA + AITL | ASTA + AITL placebo | 1 | " in text  # a key contrast, one seed
     for section in ("## Command", "--quick", "## Dataset", "synthetic.num_ids: `12`", "## Machine", "torch", NOTES_MARKER):
         assert section in text
     assert figure.stat().st_size > 0 and figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the same command again: every run is finished, none is retrained
+    again = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and again.stdout.count(", reused)") == len(QUICK_LABELS), again.stdout[-2000:]

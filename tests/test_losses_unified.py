@@ -8,6 +8,8 @@ from aitl_reid.losses import (
     UnifiedLoss, aitl_loss, attribute_loss, batch_hard_triplet_loss, build_unified_loss,
     cross_entropy_label_smooth, dvdp, itl_loss,
 )
+from aitl_reid.losses.distances import pairwise_distance
+from aitl_reid.losses.intra_identity import intra_identity_triplet, true_attribute_distance
 from aitl_reid.models.outputs import ReIDOutput
 
 TINY = AttributeSchema("tiny", ("color", "bag", "pose"), (3, 2, 2), ("id_relevant", "id_relevant", "id_irrelevant"), ("p", "c", "t"))
@@ -143,3 +145,49 @@ def test_config_and_code_share_the_attribute_loss_default():
     from aitl_reid.losses.attribute import DEFAULT_ATTRIBUTE_LOSS
 
     assert get_default_config().loss.attribute.type == DEFAULT_ATTRIBUTE_LOSS
+
+
+# Controls of the ablation (issue 20): each changes only how AITL picks its positives.
+
+def _all_but_aitl(terms):
+    return {k: v for k, v in terms.items() if not k.startswith("loss_aitl")}
+
+
+def test_annotated_selection_picks_positives_by_the_labels_and_changes_nothing_else():
+    out = _output()
+    _, predicted = UnifiedLoss(TINY)(out, PIDS, ATTRS)
+    _, oracle = UnifiedLoss(TINY, aitl_selection="annotated")(out, PIDS, ATTRS)
+    assert _all_but_aitl(oracle) == _all_but_aitl(predicted)
+    for stream in ("id_relevant", "id_irrelevant"):
+        labels = ATTRS[:, TINY.indices(stream)]  # the share of differing labels is the oracle's distance
+        expected = intra_identity_triplet(
+            pairwise_distance(out.features, "cosine"), true_attribute_distance(labels), PIDS)
+        assert oracle[f"loss_aitl_{stream}"] == expected
+    assert any(oracle[k] != predicted[k] for k in ("loss_aitl_id_relevant", "loss_aitl_id_irrelevant"))
+
+
+def test_annotated_selection_runs_without_attribute_streams_and_needs_labels():
+    out = _output(streams=())
+    _, terms = UnifiedLoss(TINY, aitl_selection="annotated", attribute_enabled=False)(out, PIDS, ATTRS)
+    assert {"loss_aitl_id_relevant", "loss_aitl_id_irrelevant"} <= set(terms)
+    with pytest.raises(ValueError, match="'annotated' needs the batch's attribute labels"):
+        UnifiedLoss(TINY, aitl_selection="annotated", attribute_enabled=False)(out, PIDS, None)
+
+
+def test_shuffled_selection_is_aitl_on_attribute_vectors_permuted_across_the_batch():
+    out = _output()
+    torch.manual_seed(3)
+    _, placebo = UnifiedLoss(TINY, aitl_selection="shuffled")(out, PIDS, ATTRS)
+    torch.manual_seed(3)
+    order = [torch.randperm(9) for _ in ("id_relevant", "id_irrelevant")]
+    _, predicted = UnifiedLoss(TINY)(out, PIDS, ATTRS)
+    assert _all_but_aitl(placebo) == _all_but_aitl(predicted)
+    for stream, perm in zip(("id_relevant", "id_irrelevant"), order):
+        probs = torch.cat([out.attr_logits[stream][:, b].softmax(1) for _, b in TINY.blocks(stream)], 1)
+        assert placebo[f"loss_aitl_{stream}"] == aitl_loss(out.features, PIDS, probs[perm])
+    assert any(placebo[k] != predicted[k] for k in ("loss_aitl_id_relevant", "loss_aitl_id_irrelevant"))
+
+
+def test_config_selection_values_are_checked():
+    with pytest.raises(ValueError, match="must be one of .*'annotated', 'shuffled'"):
+        UnifiedLoss(TINY, aitl_selection="oracle")

@@ -24,7 +24,9 @@ from aitl_reid.synthetic import generate_synthetic_mars, synthetic_kwargs_from_c
 from aitl_reid.synthetic.body import RUNNING, STANDING, Box, Pose, draw_person
 from aitl_reid.synthetic.camera import STRIP_WIDTHS, make_camera
 from aitl_reid.synthetic.generate import IN_PROGRESS, MANIFEST
-from aitl_reid.synthetic.identity import look_for, sample_identity
+from aitl_reid.synthetic.identity import look_for, sample_identity, with_carried
+from aitl_reid.synthetic.palette import CARRY_CHANGE
+from aitl_reid.synthetic.tracklets import STREAM_IDENTITY, plan_tracklets, rng_for
 from aitl_reid.synthetic.metadata import save_mat
 from aitl_reid.synthetic.render import render_frame
 from aitl_reid.synthetic.scene import ID_IRRELEVANT_NAMES, plan_tracklet, sample_conditions
@@ -135,7 +137,7 @@ def test_attribute_csv_has_one_mars_v2_row_per_identity_tracklet_with_constant_i
             if folder not in ("0000", "00-1"):
                 expected.add((int(folder), int(cam), int(number)))
     assert keys == expected and len(rows) == len(expected) == 12
-    relevant = [n for n, g in zip(MARS_V2.names, MARS_V2.groups) if g == "id_relevant"]
+    relevant = [n for n, g in zip(MARS_V2.names, MARS_V2.groups) if g == "id_relevant" and n not in CARRY_CHANGE]
     by_pid = defaultdict(set)
     for row in rows:
         for name, k in zip(MARS_V2.names, MARS_V2.num_classes):
@@ -354,3 +356,21 @@ def test_full_size_256x128_frames_render(tmp_path: Path) -> None:
                           np.random.default_rng(3))
     frame = render_frame(camera, plans[0], 128)
     assert frame.shape == (256, 128, 3) and frame.dtype == np.uint8 and frame.std() > 5
+
+
+def test_hand_bags_change_within_identities_as_in_mars_and_nothing_else_of_the_identity_does(tmp_path):
+    """MARS's within-identity ratio for the hand bag is 0.17 (data/attribute_variation.py); other
+    identity-relevant attributes stay the identity's."""
+    from aitl_reid.data.attribute_variation import identity_variation
+    from aitl_reid.data.attributes_csv import read_attribute_csv
+    from aitl_reid.synthetic.metadata import write_attribute_csv
+
+    splits = plan_tracklets(0, 400, 4, 13, 8, 24, 0, 0)
+    identities = {pid: sample_identity(rng_for(0, STREAM_IDENTITY, pid)) for pid in range(1, 401)}
+    write_attribute_csv(str(tmp_path / "a.csv"), splits, identities)
+    variation = {v.name: v for v in identity_variation(read_attribute_csv(str(tmp_path / "a.csv")))}
+    assert variation["handbag"].within_ratio == pytest.approx(0.17, abs=0.03)
+    assert all(v.varying == 0 for v in variation.values() if v.group == "id_relevant" and v.name != "handbag")
+    spec = next(s for s in splits["train"] if s.carried and s.carried[0][1] != identities[s.pid].labels["handbag"])
+    look = with_carried(identities[spec.pid].look, spec.carried)
+    assert look.handbag == (spec.carried[0][1] == 1) != identities[spec.pid].look.handbag

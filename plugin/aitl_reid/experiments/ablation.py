@@ -1,9 +1,11 @@
-"""Run the Table 1 ablation: every variant x seed as a separate ``python -m aitl_reid.train`` process on one fixed dataset.
+"""Run an ablation: every variant x seed as a separate ``python -m aitl_reid.train`` process on one dataset.
 
-Each run is its own process so that one run's memory, threads, random state and log redirection
-cannot leak into the next, and a crash is reported instead of ending the benchmark. A run whose
-folder already holds a finished run of the identical command is reused, so an interrupted benchmark
-resumes where it stopped.
+Each run is its own process (or its own ``torchrun`` group) so that one run's memory, threads,
+random state and log redirection cannot leak into the next, and a crash is reported instead of
+ending the sweep. Every run is an ordinary training run folder started with ``model.resume auto``:
+its command is recorded in ``run.json`` before it starts, so a killed sweep run again continues each
+unfinished run from its newest checkpoint and skips the finished ones, and a folder that holds a
+run of another command is refused instead of being mixed with it.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from yacs.config import CfgNode
 
 from ..launch import load_config
+from ..serialization import atomic_write
 from ..synthetic import generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
 from .summary import RunResult, read_run_result
 from .variants import Variant
@@ -36,6 +39,7 @@ class AblationPlan:
     variants: Tuple[Variant, ...]
     seeds: Tuple[int, ...]
     runs_dir: str
+    nproc_per_node: int = 1  # > 1: each run under torchrun with this many processes (one per GPU)
 
     def config(self) -> CfgNode:
         """The shared config with the shared overrides (what every variant starts from)."""
@@ -46,20 +50,31 @@ class AblationPlan:
 
     def command(self, variant: Variant, seed: int) -> List[str]:
         """The trainer's command line of one run (the installed package's); variant keys come last so they win."""
+        launcher = [sys.executable, "-m"]
+        if self.nproc_per_node > 1:
+            launcher += ["torch.distributed.run", "--standalone", f"--nproc_per_node={self.nproc_per_node}", "-m"]
         return [
-            sys.executable, "-m", TRAINER, "--config-file", self.config_file, *self.shared_opts,
-            *variant.overrides, "train.seed", str(seed), "data.save_dir", self.run_dir(variant, seed),
+            *launcher, TRAINER, "--config-file", self.config_file, *self.shared_opts, *variant.overrides,
+            "train.seed", str(seed), "data.save_dir", self.run_dir(variant, seed), "model.resume", "auto",
         ]
 
 
 @dataclass
 class RunRecord:
-    """A finished run's command, exit status and duration, stored as ``run.json`` in its folder."""
+    """A run's command and, once it ended, its exit status; stored as ``run.json`` in its folder.
+
+    ``returncode`` is None while the run has not ended (or was killed); ``seconds`` adds up the
+    wall time of every attempt.
+    """
 
     command: List[str]
-    returncode: int
+    returncode: Optional[int]
     seconds: float
     reused: bool = field(default=False, compare=False)
+
+
+class SweepFolderError(ValueError):
+    """A run folder holds another command's run; the message names it and what to do."""
 
 
 def ensure_dataset(cfg: CfgNode, workers: int = 1) -> str:
@@ -77,44 +92,65 @@ def _load_record(run_dir: str) -> Optional[RunRecord]:
     path = os.path.join(run_dir, RUN_RECORD)
     if not os.path.isfile(path):
         return None
-    with open(path, "r", encoding="utf-8") as handle:
-        data = json.load(handle)
-    return RunRecord(data["command"], data["returncode"], data["seconds"], reused=True)
+    try:
+        with open(path, "r", encoding="utf-8") as handle:
+            data = json.load(handle)
+        return RunRecord(list(data["command"]), data["returncode"], float(data["seconds"]), reused=True)
+    except (ValueError, KeyError, TypeError) as err:
+        raise SweepFolderError(f"{path}: not a run record of this tool ({err}); move the folder away or use "
+                               "another --output") from None
+
+
+def _save_record(run_dir: str, record: RunRecord) -> None:
+    with atomic_write(os.path.join(run_dir, RUN_RECORD), "w", encoding="utf-8") as handle:
+        json.dump({"command": record.command, "returncode": record.returncode, "seconds": record.seconds}, handle,
+                  indent=1)
 
 
 def _portable(command: Sequence[str]) -> List[str]:
-    """The command from ``--config-file`` on: without the interpreter and the trainer's entry (a script
-    path before, ``-m aitl_reid.train`` now), which differ between machines but not between runs."""
-    return list(command[list(command).index("--config-file"):])
+    """The command without the interpreter's path, which differs between machines but not between runs."""
+    return list(command[1:])
 
 
-def train_once(command: List[str], run_dir: str, reuse: bool, keep_checkpoints: bool = False) -> RunRecord:
-    """Run one training process (output to ``<run_dir>/console.txt``), or reuse an identical finished run.
+def train_once(command: List[str], run_dir: str, reuse: bool = True, keep_checkpoints: bool = False) -> RunRecord:
+    """Run one training to its end (output to ``<run_dir>/console.txt``), continuing an unfinished one.
 
-    The benchmark needs only ``metrics.csv`` and ``log.txt``; the checkpoints (over 100 MB each, one per
-    evaluation) are deleted after a successful run unless ``keep_checkpoints``.
+    A folder whose record holds the same command is continued (``model.resume auto`` in the command),
+    or reused as it is when that run finished (``reuse``); one whose record holds another command, or
+    that holds files but no record, is refused. The sweep needs only ``metrics.csv`` and ``log.txt``:
+    the checkpoints (over 100 MB each for ResNet-50) are deleted once a run finished, unless
+    ``keep_checkpoints``.
     """
-    previous = _load_record(run_dir) if reuse else None
-    if previous is not None and previous.returncode == 0 and _portable(previous.command) == _portable(command):
+    previous = _load_record(run_dir)
+    if previous is None and os.path.isdir(run_dir) and os.listdir(run_dir):
+        raise SweepFolderError(f"{run_dir} holds files but no {RUN_RECORD}: it is not a run of this sweep. "
+                               "Move it away or give another --output.")
+    if previous is not None and _portable(previous.command) != _portable(command):
+        raise SweepFolderError(
+            f"{run_dir} holds a run of another command ({' '.join(_portable(previous.command))}); "
+            "give another --output, or delete the folder to retrain it with the new settings."
+        )
+    if previous is not None and previous.returncode == 0 and reuse:
         return previous
+    if previous is not None and previous.returncode == 0:  # --no-reuse: a fresh start, not a resume
+        shutil.rmtree(run_dir)
+        previous = None
     os.makedirs(run_dir, exist_ok=True)
-    metrics = os.path.join(run_dir, "metrics.csv")
-    if os.path.exists(metrics):
-        os.remove(metrics)  # the engine appends to an existing file; a fresh run starts a fresh record
+    spent = previous.seconds if previous is not None else 0.0
+    _save_record(run_dir, RunRecord(command, None, spent))
     start = time.time()
-    with open(os.path.join(run_dir, "console.txt"), "w", encoding="utf-8") as console:
+    with open(os.path.join(run_dir, "console.txt"), "a", encoding="utf-8") as console:
         returncode = subprocess.call(command, stdout=console, stderr=subprocess.STDOUT)
-    record = RunRecord(command, returncode, time.time() - start)
+    record = RunRecord(command, returncode, spent + time.time() - start)
     if returncode == 0 and not keep_checkpoints:
         shutil.rmtree(os.path.join(run_dir, "model"), ignore_errors=True)
-    with open(os.path.join(run_dir, RUN_RECORD), "w", encoding="utf-8") as handle:
-        json.dump({"command": record.command, "returncode": returncode, "seconds": record.seconds}, handle, indent=1)
+    _save_record(run_dir, record)
     return record
 
 
 def run_ablation(plan: AblationPlan, reuse: bool = True, keep_checkpoints: bool = False,
                  progress: Callable[[str], None] = lambda line: print(line, flush=True)) -> List[RunResult]:
-    """Train every variant x seed (seed-major, so a stopped benchmark has every variant at some seed)."""
+    """Train every variant x seed (seed-major, so a stopped sweep has every variant at some seed)."""
     results = []
     total = len(plan.variants) * len(plan.seeds)
     for seed in plan.seeds:

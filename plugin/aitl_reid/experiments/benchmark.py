@@ -1,4 +1,4 @@
-"""The synthetic benchmark end to end: dataset, Table 1 runs, summary, Fig. 7-style curves, RESULTS.md."""
+"""An ablation end to end: (synthetic) dataset, the runs, summary, Fig. 7-style curves, the report."""
 from __future__ import annotations
 
 import os
@@ -43,9 +43,12 @@ def config_value(cfg: CfgNode, dotted: str) -> object:
     return list(node) if isinstance(node, (list, tuple)) else node
 
 
-def dataset_params(cfg: CfgNode) -> Dict[str, object]:
-    params: Dict[str, object] = {"root": os.path.join(cfg.data.root, "mars")}
-    params.update({f"synthetic.{k}": v for k, v in sorted(cfg.synthetic.items())})
+def dataset_params(cfg: CfgNode, synthetic: bool) -> Dict[str, object]:
+    """What the runs trained on: the data root and sources, and the generator's parameters for synthetic data."""
+    params: Dict[str, object] = {"data.root": cfg.data.root, "data.sources": list(cfg.data.sources),
+                                 "data.targets": list(cfg.data.targets)}
+    if synthetic:
+        params.update({f"synthetic.{k}": v for k, v in sorted(cfg.synthetic.items())})
     return params
 
 
@@ -58,15 +61,16 @@ def draw_curves(runs_by_label: Dict[str, List[str]], curves_dir: str, figure: st
     from ..viz.curves import plot_dvdp_map_curves
 
     paths = write_mean_curves(runs_by_label, curves_dir)
-    return plot_dvdp_map_curves(paths, figure, title="Synthetic data: DVDP and mAP per epoch (mean over seeds)")
+    return plot_dvdp_map_curves(paths, figure, title="DVDP and mAP per epoch (mean ± std over seeds)")
 
 
-def run_benchmark(plan: AblationPlan, results_md: str, figure: str, command: str, reuse: bool = True,
-                  keep_checkpoints: bool = False) -> BenchmarkOutputs:
-    """Generate (or reuse) the dataset, train every run, and write the curves, the figure and RESULTS.md."""
+def run_benchmark(plan: AblationPlan, results_md: str, figure: str, command: str, make_synthetic: bool = False,
+                  reuse: bool = True, keep_checkpoints: bool = False) -> BenchmarkOutputs:
+    """Generate the synthetic dataset when asked, train every run, and write the curves, the figure and the report."""
     start = time.time()
     cfg = plan.config()
-    ensure_dataset(cfg)
+    if make_synthetic:
+        ensure_dataset(cfg)
     results = run_ablation(plan, reuse=reuse, keep_checkpoints=keep_checkpoints)
     labels = [v.label for v in plan.variants]
     summaries = summarise_variants(results, labels)
@@ -74,8 +78,8 @@ def run_benchmark(plan: AblationPlan, results_md: str, figure: str, command: str
     figure = draw_curves(runs_by_label, os.path.join(plan.runs_dir, "curves"), figure)
     trained_seconds = sum(r.seconds for r in results)
     with_intra = [v.label for v in plan.variants if v.uses_intra_identity_triplet]
-    context = ReportContext(command, dataset_params(cfg), training_settings(cfg), figure, trained_seconds,
-                            computed_observations(summaries, with_intra))
+    context = ReportContext(command, dataset_params(cfg, make_synthetic), training_settings(cfg), figure, trained_seconds,
+                            computed_observations(summaries, with_intra), synthetic=make_synthetic)
     write_results(summaries, results, context, results_md)
     print(f"benchmark finished in {(time.time() - start) / 60:.1f} min: {results_md}, {figure}", flush=True)
     return BenchmarkOutputs(results_md, figure)

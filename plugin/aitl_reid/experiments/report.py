@@ -1,4 +1,4 @@
-"""``RESULTS.md`` for the synthetic ablation: the Table 1-style table, how it was produced, and on what.
+"""The ablation report (``RESULTS.md``): the Table 1-style table, paired contrasts, how it was produced, on what.
 
 Everything above the notes marker is regenerated on every benchmark run; text written below the
 marker (findings, explanations) is carried over, so rerunning the benchmark never erases them.
@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 from ..schema import STREAM_GROUPS
+from .paired import contrasts, paired_table
 from .summary import RunResult, Stat, VariantSummary
 
-NOTES_MARKER = "<!-- Notes below this line are kept when tools/benchmark_synthetic.py rewrites this file. -->"
+NOTES_MARKER = "<!-- Notes below this line are kept when tools/ablation.py (or benchmark_synthetic.py) rewrites this file. -->"
 DASH = "—"
 TABLE_HEADER = ("Variant", "R1 (%)", "mAP (%)", "Final-epoch DVDP", "Attribute acc. (%)")
 OUT = "OUT"  # stands for the folder of the file being written, in the paths that file quotes
@@ -38,6 +39,7 @@ class ReportContext:
     figure: str  # path of the Fig. 7-style PNG, or "" when none was drawn
     total_seconds: float
     observations: Sequence[str] = ()  # comparisons computed from the table (summary.computed_observations)
+    synthetic: bool = True  # the runs trained on the generated synthetic dataset (the report says so)
 
 
 def _climbs(relative: str) -> int:
@@ -185,23 +187,36 @@ def render_results(summaries: Sequence[VariantSummary], results: Sequence[RunRes
     """The whole RESULTS.md text (notes from an existing file at ``results_path`` appended)."""
     seeds = sorted({r.seed for r in results})
     out_dir = os.path.dirname(os.path.abspath(results_path))
+    if context.synthetic:
+        intro = [
+            "# Synthetic-data results: the ablation on CPU",
+            "",
+            "**These are synthetic-data results.** The identities are procedurally rendered pedestrians "
+            "(`aitl_reid.synthetic`), not MARS, trained on a small CPU budget (backbone and weights under the "
+            "training settings below). They show how the variants behave relative to each other on this data; "
+            "they are not comparable with the paper's MARS numbers (see `../shared/paper/NOTES.md`).",
+        ]
+    else:
+        intro = ["# Ablation results", "", "Dataset and training settings below; every run is a normal training "
+                 "run folder under the runs directory."]
     lines = [
-        "# Synthetic-data results: the Table 1 ablation on CPU",
-        "",
-        "**These are synthetic-data results.** The identities are procedurally rendered pedestrians "
-        "(`aitl_reid.synthetic`), not MARS, trained on a small CPU budget (backbone and weights under the "
-        "training settings below). They show "
-        "how the five Table 1 variants behave relative to each other on this data; they are not "
-        "comparable with the paper's MARS numbers (see `../shared/paper/NOTES.md`).",
+        *intro,
         "",
         f"Mean ± sample standard deviation over {len(seeds)} training seed(s) ({', '.join(map(str, seeds))}), "
-        "evaluated at the final epoch on the synthetic query/gallery split. DVDP is the batch DVDP (Eq. 1, cosine) "
+        "evaluated at the final epoch on the test split. DVDP is the batch DVDP (Eq. 1, cosine) "
         "averaged over the training batches of the final epoch. Attribute accuracy is the mean over all "
         f"attributes on query + gallery tracklets; {DASH} for models without attribute streams.",
         "",
         *results_table(summaries),
         "",
         *[f"- {line}" for line in context.observations],
+        "",
+        "Paired differences (variant minus the other, per seed, then the mean and its 95% Student-t interval over "
+        "the seeds both ran; mAP and R1 in points, DVDP raw). Runs of two variants with the same seed share the "
+        "data order and the initialisation of their common layers. An interval that holds 0 shows no "
+        "difference at this number of seeds.",
+        "",
+        paired_table(results, contrasts([s.label for s in summaries])),
         "",
         "Attribute streams at the final epoch, mean ± std over seeds, each beside what a stream that learned "
         "nothing scores (in brackets): test accuracy and macro-F1 against always predicting the majority "
@@ -216,11 +231,12 @@ def render_results(summaries: Sequence[VariantSummary], results: Sequence[RunRes
     if context.figure:
         rel = os.path.relpath(context.figure, out_dir)
         lines += [f"![DVDP and mAP per epoch, seed-averaged]({rel})", "",
-                  "DVDP (left) and mAP (right) per epoch, each curve averaged over the seeds of one variant "
-                  "(Fig. 7 style).", ""]
+                  "DVDP (left) and mAP (right) per epoch, each curve averaged over the seeds of one variant, the "
+                  "band ± one standard deviation over seeds (Fig. 7 style).", ""]
     lines += ["## Command", "", "```", portable_command(context.command, out_dir), "```", "", PATHS_NOTE, "",
               f"Sum of the runs' wall times (each as measured when it ran): {context.total_seconds / 60:.1f} min.", "",
-              "## Dataset (generated once, reused by every run)", "", *_key_values(context.dataset_params, out_dir), "",
+              "## Dataset" + (" (generated once, reused by every run)" if context.synthetic else ""), "",
+              *_key_values(context.dataset_params, out_dir), "",
               "## Training settings shared by every run", "", *_key_values(context.training_settings, out_dir), "",
               "## Machine", "", *_key_values(machine, out_dir), "",
               "## Every run", "", *per_run_table(results), "", NOTES_MARKER, ""]

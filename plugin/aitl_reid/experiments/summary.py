@@ -123,14 +123,20 @@ def computed_observations(summaries: Sequence[VariantSummary], with_intra: Seque
 
 
 def mean_curves(metrics_csvs: Sequence[str], columns: Sequence[str] = ("dvdp", "mAP", "rank1")) -> Dict[int, Dict[str, float]]:
-    """Per epoch, each column averaged over the runs that logged it at that epoch."""
+    """Per epoch, each column averaged over the runs that logged it at that epoch, and its spread over
+    them as ``<column>_std`` (sample standard deviation, 0 for one run)."""
     collected: Dict[int, Dict[str, List[float]]] = {}
     for path in metrics_csvs:
         for epoch, row in EpochLog(path).rows.items():
             for column in columns:
                 if column in row:
                     collected.setdefault(epoch, {}).setdefault(column, []).append(row[column])
-    return {epoch: {c: statistics.fmean(v) for c, v in values.items()} for epoch, values in collected.items()}
+    out: Dict[int, Dict[str, float]] = {}
+    for epoch, values in collected.items():
+        for column, v in values.items():
+            stat = Stat.of(v)
+            out.setdefault(epoch, {}).update({column: stat.mean, f"{column}_std": stat.std})
+    return out
 
 
 def write_mean_curves(runs_by_label: Mapping[str, Sequence[str]], out_dir: str) -> Dict[str, str]:

@@ -1,15 +1,20 @@
-"""The five rows of the paper's Table 1 as config overrides on one shared experiment config.
+"""The five rows of the paper's Table 1 and the controls, as config overrides on one shared experiment config.
 
 Each variant differs from the others only in the keys listed here, so a row's result can be traced
 to exactly what was switched on: the ASTA streams (attention fused into the Re-ID feature), the
 attribute loss, and the intra-identity triplet with attribute (AITL) or feature (ITL) selection.
 The switches are those of the MARS configs in configs/table1/ (a test keeps the two in step); only
 the backbone differs (ResNet-18 by default, any torchreid backbone through :func:`table1_variants`).
+
+The controls ask whether the attributes' *guidance* is what helps: ASTA with its attribute losses
+off (attention trained by Re-ID alone), ASTA whose streams learn attributes but add nothing to the
+feature, and the full model with AITL choosing positives by the annotated attributes (oracle) or by
+predicted attribute vectors shuffled among the batch's tracklets (placebo).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Tuple
+from dataclasses import dataclass, replace
+from typing import Dict, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -27,8 +32,10 @@ class Variant:
 
 
 def slugify(label: str) -> str:
-    """A folder-safe name: 'Baseline + ASTA + AITL' -> 'baseline_asta_aitl'."""
-    return "_".join(part.strip().lower().replace(" ", "_") for part in label.split("+"))
+    """A folder-safe name: 'Baseline + ASTA + AITL' -> 'baseline_asta_aitl',
+    'ASTA, attribute losses off [loss.aitl.weight=0.3]' -> 'asta_attribute_losses_off_loss.aitl.weight-0.3'."""
+    parts = [part.strip().lower() for part in label.replace("[", "+").replace("]", "").split("+")]
+    return "_".join("_".join(p.replace(",", " ").replace("=", "-").split()) for p in parts if p)
 
 
 _NO_INTRA = ("loss.aitl.enabled", "False")
@@ -36,6 +43,8 @@ _AITL = ("loss.aitl.enabled", "True", "loss.aitl.selection", "attribute")
 _ITL = ("loss.aitl.enabled", "True", "loss.aitl.selection", "feature")
 _FUSED = ("model.asta.fuse_attention", "True")
 _STREAMS_ONLY = ("model.asta.fuse_attention", "False")  # streams predict attributes but add nothing to the feature
+_ORACLE = ("loss.aitl.enabled", "True", "loss.aitl.selection", "annotated")
+_PLACEBO = ("loss.aitl.enabled", "True", "loss.aitl.selection", "shuffled")
 
 
 def table1_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
@@ -48,6 +57,40 @@ def table1_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
         Variant("Baseline + ITL", tp + _ITL, False, True),
         Variant("Baseline + AITL", asta + _STREAMS_ONLY + _AITL, True, True),
         Variant("Baseline + ASTA + AITL", asta + _FUSED + _AITL, True, True),
+    )
+
+
+def control_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
+    """The controls beside Table 1 (see the module docstring), over the same backbone."""
+    asta = ("model.name", f"asta_{backbone}")
+    with_attributes = asta + ("loss.attribute.enabled", "True")
+    return (
+        Variant("ASTA, attribute losses off", asta + ("loss.attribute.enabled", "False") + _FUSED + _NO_INTRA, False, False),
+        Variant("ASTA, attention not fused", with_attributes + _STREAMS_ONLY + _NO_INTRA, True, False),
+        Variant("ASTA + AITL oracle", with_attributes + _FUSED + _ORACLE, True, True),
+        Variant("ASTA + AITL placebo", with_attributes + _FUSED + _PLACEBO, True, True),
+    )
+
+
+def all_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
+    """Table 1's rows, then the controls."""
+    return table1_variants(backbone) + control_variants(backbone)
+
+
+def select_variants(variants: Sequence[Variant], slugs: Sequence[str]) -> Tuple[Variant, ...]:
+    """The variants named by slug, in the order given; an unknown slug is an error listing the known ones."""
+    by_slug: Dict[str, Variant] = {v.slug: v for v in variants}
+    unknown = [s for s in slugs if s not in by_slug]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; known: {', '.join(by_slug)}")
+    return tuple(by_slug[s] for s in slugs)
+
+
+def sweep(variants: Sequence[Variant], key: str, values: Sequence[str]) -> Tuple[Variant, ...]:
+    """Each variant once per value of config ``key`` (the value overrides the variant's own, if any)."""
+    return tuple(
+        replace(v, label=f"{v.label} [{key}={value}]", overrides=v.overrides + (key, str(value)))
+        for v in variants for value in values
     )
 
 

@@ -21,11 +21,14 @@ from ..schema import STREAM_GROUPS, AttributeSchema
 from ..models.outputs import ReIDOutput
 from .attribute import DEFAULT_ATTRIBUTE_LOSS, attribute_loss_per_stream, check_form
 from .cross_entropy import cross_entropy_label_smooth
-from .distances import at_least_float32, check_distance, pairwise_distance
-from .intra_identity import aitl_loss, dvdp, itl_loss, selection_agreement, true_attribute_distance
+from .distances import at_least_float32, check_batch, check_distance, pairwise_distance
+from .intra_identity import dvdp, intra_identity_triplet, itl_loss, selection_agreement, true_attribute_distance
 from .triplet import batch_hard_triplet_loss
 
-SELECTIONS = ("attribute", "feature")
+# How AITL picks an anchor's far and near positive: by predicted attributes (the paper), by the annotated
+# attributes (oracle control), by predicted attribute vectors shuffled among the batch's tracklets (placebo
+# control: same vectors, no link to the tracklet), or by features (ITL, Table 1).
+SELECTIONS = ("attribute", "annotated", "shuffled", "feature")
 ATTRIBUTE_INPUTS = ("prob", "logits")
 LABEL_SMOOTH_EPSILON = 0.1  # the paper's and torchreid's smoothing when loss.softmax.label_smooth is on
 
@@ -103,7 +106,7 @@ class UnifiedLoss(nn.Module):
             "loss_x": cross_entropy_label_smooth(output.logits, pids, self.label_smooth),
             "loss_t": self._batch_hard_term(output.features, pids),
         }
-        terms.update(self._intra_identity_terms(output, pids))
+        terms.update(self._intra_identity_terms(output, pids, attrs))
         if self.attribute_enabled:
             per_stream = self._attribute_terms(output, attrs)
             terms["loss_attr"] = torch.stack(list(per_stream.values())).sum()
@@ -121,31 +124,52 @@ class UnifiedLoss(nn.Module):
             self.triplet_margin, self.triplet_distance, anchors=slice(me * n, (me + 1) * n),
         )
 
-    def _intra_identity_terms(self, output: ReIDOutput, pids: torch.Tensor) -> Dict[str, torch.Tensor]:
+    def _intra_identity_terms(
+        self, output: ReIDOutput, pids: torch.Tensor, attrs: Optional[torch.Tensor]
+    ) -> Dict[str, torch.Tensor]:
         """AITL once per attribute stream ('loss_aitl_<stream>'), or ITL once ('loss_itl'), or nothing."""
         if not self.aitl_enabled:
             return {}
         if self.aitl_selection == "feature":
             return {"loss_itl": itl_loss(output.features, pids, self.aitl_margin, self.aitl_distance)}
+        streams = self._aitl_streams(output, attrs)
+        check_batch(output.features, pids)
+        feature_dist = pairwise_distance(output.features, self.aitl_distance)
+        return {
+            f"loss_aitl_{stream}": intra_identity_triplet(
+                feature_dist, self._selection_distance(output, attrs, stream), pids, self.aitl_margin, self.include_anchor
+            )
+            for stream in streams
+        }
+
+    def _aitl_streams(self, output: ReIDOutput, attrs: Optional[torch.Tensor]) -> Tuple[str, ...]:
+        """The attribute groups AITL runs on: the model's streams, or for the oracle every annotated group."""
+        if self.aitl_selection == "annotated":
+            if attrs is None:
+                raise ValueError("loss.aitl.selection='annotated' needs the batch's attribute labels (attrs), got None")
+            return tuple(stream for stream in STREAM_GROUPS if self.schema.indices(stream))
         if not output.attr_logits:
             raise ValueError(
-                "loss.aitl.selection='attribute' needs attribute predictions, but the model returned no "
+                f"loss.aitl.selection='{self.aitl_selection}' needs attribute predictions, but the model returned no "
                 "attr_logits. Use a model with an attribute stream (model.asta.id_relevant_stream / "
-                "model.asta.id_irrelevant_stream), or set loss.aitl.selection='feature' (ITL) or "
-                "loss.aitl.enabled=False."
+                "model.asta.id_irrelevant_stream), or set loss.aitl.selection to 'annotated' (oracle) or "
+                "'feature' (ITL), or loss.aitl.enabled=False."
             )
-        return {
-            f"loss_aitl_{stream}": aitl_loss(
-                output.features,
-                pids,
-                self._attribute_vector(output.attr_logits[stream], stream),
-                self.aitl_margin,
-                self.aitl_distance,
-                self.include_anchor,
-            )
-            for stream in STREAM_GROUPS
-            if stream in output.attr_logits
-        }
+        return tuple(stream for stream in STREAM_GROUPS if stream in output.attr_logits)
+
+    def _selection_distance(self, output: ReIDOutput, attrs: Optional[torch.Tensor], stream: str) -> torch.Tensor:
+        """``[N, N]`` distance that picks one stream's far and near positives (never differentiated).
+
+        The placebo permutes with torch's global generator, whose state checkpoints carry, so a
+        resumed run draws the same permutations.
+        """
+        if self.aitl_selection == "annotated":
+            assert attrs is not None  # checked by _aitl_streams
+            return true_attribute_distance(attrs[:, self.schema.indices(stream)]).to(output.features.device)
+        vectors = self._attribute_vector(output.attr_logits[stream].detach(), stream)
+        if self.aitl_selection == "shuffled":
+            vectors = vectors[torch.randperm(vectors.shape[0]).to(vectors.device)]
+        return pairwise_distance(vectors, self.aitl_distance)
 
     def _attribute_vector(self, logits: torch.Tensor, stream: str) -> torch.Tensor:
         """The prediction vector AITL compares: class probabilities (paper) or raw logits (released).

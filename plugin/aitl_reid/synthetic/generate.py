@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from ..progress import progress
 from ..serialization import atomic_write
 from .camera import STRIP_WIDTHS, Camera, make_camera
-from .identity import Identity, sample_identity
+from .identity import Identity, sample_identity, with_carried
 from .metadata import ATTRIBUTE_CSV, write_attribute_csv, write_info
 from .render import render_tracklet_jpegs
 from .scene import plan_tracklet, target_for_role
@@ -142,7 +142,7 @@ def _render_and_write(spec: TrackletSpec) -> int:
     state = _WORKER
     rng = rng_for(state["seed"], STREAM_RENDER, spec.pid + 1, spec.number)
     identity: Optional[Identity] = state["identities"].get(spec.pid)
-    target = target_for_role(spec.role, identity.look if identity else None, rng)
+    target = target_for_role(spec.role, with_carried(identity.look, spec.carried) if identity else None, rng)
     height, width = state["height"], state["width"]
     plans = plan_tracklet(target, dict(spec.conditions), spec.num_frames, height, width, STRIP_WIDTHS * width, rng)
     camera: Camera = state["cameras"][spec.cam]

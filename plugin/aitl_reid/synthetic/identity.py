@@ -6,14 +6,14 @@ identities with identical labels still look different, as real people do.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
 from ..schema import ID_RELEVANT, MARS_V2
 from .palette import (
-    ACCESSORY_BGR, ATTRIBUTE_PRIORS, BGR, COLOR_BGR, COMPLEX, DOWN_COLOR_NAMES, HAIR_BGR,
+    ACCESSORY_BGR, ATTRIBUTE_PRIORS, BGR, CARRY_CHANGE, COLOR_BGR, COMPLEX, DOWN_COLOR_NAMES, HAIR_BGR,
     OLD_HAIR_BGR, P_FEMALE, P_LONG_HAIR, P_SKIRT_FEMALE, SKIN_BGR, UP_COLOR_NAMES,
 )
 
@@ -144,3 +144,20 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     """A new identity: labels from the MARS-like priors, then its look."""
     labels = sample_labels(rng)
     return Identity(labels, look_for(labels, rng))
+
+
+_CARRIED_LOOK = {"handbag": "handbag"}  # label of a carried item -> the Look field drawing it
+
+
+def sample_carried(rng: np.random.Generator) -> Tuple[Tuple[str, int], ...]:
+    """The carried items one tracklet draws afresh (``CARRY_CHANGE``), as ``(label, class)`` pairs."""
+    out = []
+    for name, change in CARRY_CHANGE.items():
+        if rng.random() < change:
+            out.append((name, _choice(rng, ATTRIBUTE_PRIORS[name])))
+    return tuple(out)
+
+
+def with_carried(look: Look, carried: Sequence[Tuple[str, int]]) -> Look:
+    """The identity's look with the tracklet's own carried items."""
+    return replace(look, **{_CARRIED_LOOK[name]: value == 1 for name, value in carried})

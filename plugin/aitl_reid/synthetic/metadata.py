@@ -70,6 +70,7 @@ def write_attribute_csv(path: str, splits: Dict[str, List[TrackletSpec]], identi
                 if spec.pid <= 0:
                     continue
                 labels = dict(spec.conditions, **identities[spec.pid].labels)
+                labels.update(spec.carried)
                 writer.writerow([spec.pid, spec.cam, spec.number] + [labels[name] for name in MARS_V2.names])
                 count += 1
     return count

@@ -82,6 +82,12 @@ P_FEMALE = 0.42  # 6771 / 16360 in the real CSV
 P_LONG_HAIR = {0: 0.08, 1: 0.8}  # by gender (real: 0.01 and 0.81)
 P_SKIRT_FEMALE = 0.33  # btype 0 among females (real: 2249 / 6771); never for males
 
+# Carried items that a person does not carry in every tracklet: the per-tracklet chance that the item
+# is drawn afresh from its prior instead of taken from the identity. In the second MARS release the hand
+# bag is the one identity-relevant attribute that changes within identities (within-identity ratio 0.17,
+# `python -m aitl_reid.data.attribute_variation`); a fresh draw with chance c gives the ratio c(2 - c).
+CARRY_CHANGE: Dict[str, float] = {"handbag": 0.089}
+
 # Priors of the identity-irrelevant labels: mostly clean, walking tracklets, as in MARS.
 ACTION_PRIOR = (0.52, 0.12, 0.1, 0.16, 0.1)
 ANGLE_PRIOR = (0.2, 0.16, 0.18, 0.14, 0.2, 0.12)

@@ -13,6 +13,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from .identity import sample_carried
 from .scene import conditions_for_role
 
 DISTRACTOR_PID, JUNK_PID = 0, -1
@@ -41,6 +42,7 @@ class TrackletSpec:
     number: int  # the T#### field
     num_frames: int
     conditions: Tuple[Tuple[str, int], ...]  # identity-irrelevant labels, schema order
+    carried: Tuple[Tuple[str, int], ...] = ()  # identity-relevant labels this tracklet has of its own (a hand bag)
 
     @property
     def folder(self) -> str:
@@ -69,7 +71,8 @@ def _numbered(split: str, pid: int, cams: Sequence[int], frames: Sequence[int], 
     for number, (cam, n) in enumerate(zip(cams, frames), start=1):
         rng = rng_for(seed, STREAM_CONDITIONS, pid + 1, number)  # pid + 1: keys must be >= 0
         conditions = conditions_for_role(role_of(pid), rng, n)
-        specs.append(TrackletSpec(split, pid, cam, number, n, tuple(conditions.items())))
+        carried = sample_carried(rng) if role_of(pid) == "identity" else ()
+        specs.append(TrackletSpec(split, pid, cam, number, n, tuple(conditions.items()), carried))
     return specs
 
 

@@ -25,6 +25,17 @@ def read_epoch_series(csv_path: str, column: str) -> Series:
     return epochs, [rows[epoch][column] for epoch in epochs]
 
 
+def _spread(axis, csv_path: str, column: str, scale: float, color: str) -> None:
+    """Shade mean ± std where the file carries ``<column>_std`` (seed-averaged curves of the ablation)."""
+    epochs, spread = read_epoch_series(csv_path, f"{column}_std")
+    if not epochs:
+        return
+    means = dict(zip(*read_epoch_series(csv_path, column)))
+    centre = [scale * means[e] for e in epochs]
+    axis.fill_between(epochs, [c - scale * s for c, s in zip(centre, spread)], [c + scale * s for c, s in zip(centre, spread)],
+                      color=color, alpha=0.15, linewidth=0)
+
+
 def plot_dvdp_map_curves(runs: Mapping[str, str], out_png: str, title: str = "") -> str:
     """Draw DVDP (left panel) and mAP (right panel) per epoch for each ``label -> metrics.csv``; return ``out_png``."""
     if not runs:
@@ -41,6 +52,8 @@ def plot_dvdp_map_curves(runs: Mapping[str, str], out_png: str, title: str = "")
         line, = dvdp_axis.plot(epochs, dvdp, label=label, linewidth=1.6)
         map_epochs, maps = columns["mAP"]
         map_axis.plot(map_epochs, [100.0 * v for v in maps], marker="o", color=line.get_color(), label=label)
+        for axis, column, scale in ((dvdp_axis, "dvdp", 1.0), (map_axis, "mAP", 100.0)):
+            _spread(axis, runs[label], column, scale, line.get_color())
     dvdp_axis.set(xlabel="epoch", ylabel="average DVDP (training batches)", title="DVDP per epoch")
     map_axis.set(xlabel="epoch", ylabel="mAP (%)", title="mAP at evaluated epochs")
     if not any(s["mAP"][0] for s in series.values()):

@@ -1,0 +1,101 @@
+"""The ablation runner (issue 20): variants and controls, resumable run folders, paired statistics."""
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from aitl_reid.config import get_default_config, merge_from_list
+from aitl_reid.engine.epoch_log import EpochLog
+from aitl_reid.experiments import AblationPlan, read_run_result
+from aitl_reid.experiments.ablation import RUN_RECORD, SweepFolderError, train_once
+from aitl_reid.experiments.cli import chosen_variants, main
+from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
+from aitl_reid.experiments.variants import all_variants, control_variants, table1_variants
+
+COUNTER = "import pathlib, sys; p = pathlib.Path(sys.argv[1]); p.write_text(str(int(p.read_text() or 0) + 1) if p.exists() else '1'); sys.exit(int(sys.argv[2]))"
+
+
+def overrides(variant) -> dict:
+    return dict(zip(variant.overrides[::2], variant.overrides[1::2]))
+
+
+def test_controls_change_exactly_what_they_say_against_the_full_model():
+    full = overrides(table1_variants()[-1])
+    off, unfused, oracle, placebo = (overrides(v) for v in control_variants())
+    assert {k: v for k, v in off.items() if full.get(k) != v} == {"loss.attribute.enabled": "False", "loss.aitl.enabled": "False"}
+    assert {k: v for k, v in unfused.items() if full.get(k) != v} == {"model.asta.fuse_attention": "False", "loss.aitl.enabled": "False"}
+    assert {k: v for k, v in oracle.items() if full.get(k) != v} == {"loss.aitl.selection": "annotated"}
+    assert {k: v for k, v in placebo.items() if full.get(k) != v} == {"loss.aitl.selection": "shuffled"}
+
+
+def test_every_variant_is_a_valid_config():
+    for variant in all_variants("resnet18"):
+        cfg = get_default_config()
+        merge_from_list(cfg, list(variant.overrides))  # an unknown key or a wrong type raises
+
+
+def test_variants_by_name_group_and_sweep():
+    assert [v.slug for v in chosen_variants("resnet18", ["baseline", "controls"], [])] == [
+        "baseline", "asta_attribute_losses_off", "asta_attention_not_fused", "asta_aitl_oracle", "asta_aitl_placebo"]
+    swept = chosen_variants("resnet18", ["baseline_asta_aitl"], ["loss.attribute.weight", "0", "0.3"])
+    assert [v.slug for v in swept] == ["baseline_asta_aitl_loss.attribute.weight-0", "baseline_asta_aitl_loss.attribute.weight-0.3"]
+    assert overrides(swept[1])["loss.attribute.weight"] == "0.3"
+    with pytest.raises(ValueError, match="unknown variant.*'nope'.*known: baseline"):
+        chosen_variants("resnet18", ["nope"], [])
+
+
+def test_commands_resume_and_run_under_torchrun_when_asked(tmp_path):
+    variant = table1_variants()[0]
+    one = AblationPlan("c.yaml", ("data.root", "d"), (variant,), (1,), str(tmp_path)).command(variant, 1)
+    assert one[1:3] == ["-m", "aitl_reid.train"] and one[-2:] == ["model.resume", "auto"]
+    four = AblationPlan("c.yaml", (), (variant,), (1,), str(tmp_path), nproc_per_node=4).command(variant, 1)
+    assert four[1:6] == ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=4", "-m"]
+
+
+def test_a_killed_run_is_continued_a_finished_one_kept_and_another_commands_folder_refused(tmp_path):
+    calls, run_dir = tmp_path / "calls", str(tmp_path / "run")
+    killed = [sys.executable, "-c", COUNTER, str(calls), "137"]
+    record = train_once(killed, run_dir)
+    assert record.returncode == 137 and calls.read_text() == "1"
+    json.loads(Path(run_dir, RUN_RECORD).read_text())  # written before the run started, updated after
+    done = [sys.executable, "-c", COUNTER, str(calls), "0"]
+    with pytest.raises(SweepFolderError, match="holds a run of another command"):
+        train_once(done, run_dir)
+    Path(run_dir, RUN_RECORD).write_text(json.dumps({"command": done, "returncode": None, "seconds": 1.0}))  # killed mid-run
+    assert train_once(done, run_dir).returncode == 0 and calls.read_text() == "2"
+    again = train_once(done, run_dir)
+    assert again.reused and calls.read_text() == "2"
+
+
+def test_a_folder_with_files_but_no_record_is_refused(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "log.txt").write_text("someone's run")
+    with pytest.raises(SweepFolderError, match="not a run of this sweep"):
+        train_once([sys.executable, "-c", "pass"], str(tmp_path / "run"))
+
+
+def _result(tmp_path, label, seed, mAP):
+    log = EpochLog(str(tmp_path / f"{label}-{seed}.csv"))
+    log.update(1, {"mAP": mAP, "rank1": mAP, "dvdp": 0.1})
+    return read_run_result(label, seed, str(tmp_path / f"{label}-{seed}.csv"))
+
+
+def test_paired_differences_use_same_seed_pairs_with_a_t_interval(tmp_path):
+    results = [_result(tmp_path, "Baseline", s, m) for s, m in ((1, 0.50), (2, 0.60), (3, 0.40))]
+    results += [_result(tmp_path, "Baseline + ASTA + AITL", s, m) for s, m in ((1, 0.52), (2, 0.63), (3, 0.41), (4, 0.9))]
+    d = paired_difference(results, "Baseline + ASTA + AITL", "Baseline", "mAP")
+    assert d.n == 3 and d.mean == pytest.approx(0.02)  # seed 4 has no baseline: left out
+    assert d.half_width == pytest.approx(4.302653 * 0.01 / math.sqrt(3), rel=1e-5)  # t(0.975, 2) * sd / sqrt(n)
+    table = paired_table(results, contrasts(["Baseline", "Baseline + ASTA + AITL"]))
+    assert "| Baseline + ASTA + AITL | Baseline | 3 | +2.00 [-0.48, +4.48] |" in table
+
+
+def test_list_variants_and_a_bad_variant_name(capsys):
+    assert main(["--config-file", "configs/synthetic_ablation.yaml", "--list-variants"]) == 0
+    assert "asta_aitl_placebo" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="unknown variant"):
+        main(["--config-file", "configs/synthetic_ablation.yaml", "--variants", "nope", "--output", "unused"])
