@@ -94,7 +94,7 @@ def test_summary_mean_std_and_seed_averaged_curves(tmp_path):
     assert summary.attr_acc is None and summary.seeds == (1, 2)
     curves = write_mean_curves({"Baseline + ITL": [a, b]}, str(tmp_path / "curves"))
     rows = EpochLog(curves["Baseline + ITL"]).rows
-    assert rows[1] == pytest.approx({"dvdp": 0.3}) and rows[2]["mAP"] == pytest.approx(0.3)
+    assert rows[1] == pytest.approx({"dvdp": 0.3, "dvdp_std": math.sqrt(0.02)}, abs=1e-6) and rows[2]["mAP"] == pytest.approx(0.3)
 
 
 def test_observations_compare_dvdp_groups_and_each_variant_with_the_baseline(tmp_path):
@@ -135,7 +135,7 @@ def test_quick_mode_trains_the_controls_and_writes_a_well_formed_report(tmp_path
     for label, r1, mAP, dvdp, attr in rows:
         assert re.fullmatch(PLUS_MINUS, r1) and re.fullmatch(PLUS_MINUS, mAP), (label, r1, mAP)
         assert re.fullmatch(r"\d\.\d{4} ± \d\.\d{4}", dvdp), (label, dvdp)
-        has_streams = label not in ("Baseline", "ASTA, attribute losses off")
+        has_streams = label != "Baseline"  # with its losses off, ASTA's untrained heads still predict
         assert (re.fullmatch(PLUS_MINUS, attr) is not None) == has_streams, (label, attr)
     assert "| Baseline + ASTA + AITL | ASTA + AITL placebo | 1 | " in text  # a key contrast, one seed
     for section in ("## Command", "--quick", "## Dataset", "synthetic.num_ids: `12`", "## Machine", "torch", NOTES_MARKER):

@@ -65,7 +65,7 @@ def control_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
     asta = ("model.name", f"asta_{backbone}")
     with_attributes = asta + ("loss.attribute.enabled", "True")
     return (
-        Variant("ASTA, attribute losses off", asta + ("loss.attribute.enabled", "False") + _FUSED + _NO_INTRA, False, False),
+        Variant("ASTA, attribute losses off", asta + ("loss.attribute.enabled", "False") + _FUSED + _NO_INTRA, True, False),
         Variant("ASTA, attention not fused", with_attributes + _STREAMS_ONLY + _NO_INTRA, True, False),
         Variant("ASTA + AITL oracle", with_attributes + _FUSED + _ORACLE, True, True),
         Variant("ASTA + AITL placebo", with_attributes + _FUSED + _PLACEBO, True, True),
