@@ -16,7 +16,7 @@ from aitl_reid.experiments.cli import chosen_variants, main
 from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
 from aitl_reid.experiments.variants import all_variants, control_variants, table1_variants
 
-COUNTER = "import pathlib, sys; p = pathlib.Path(sys.argv[1]); p.write_text(str(int(p.read_text() or 0) + 1) if p.exists() else '1'); sys.exit(int(sys.argv[2]))"
+COUNTER = "import pathlib, sys; p = pathlib.Path(sys.argv[-2]); p.write_text(str(int(p.read_text() or 0) + 1) if p.exists() else '1'); sys.exit(int(sys.argv[-1]))"
 
 
 def overrides(variant) -> dict:
@@ -58,11 +58,11 @@ def test_commands_resume_and_run_under_torchrun_when_asked(tmp_path):
 
 def test_a_killed_run_is_continued_a_finished_one_kept_and_another_commands_folder_refused(tmp_path):
     calls, run_dir = tmp_path / "calls", str(tmp_path / "run")
-    killed = [sys.executable, "-c", COUNTER, str(calls), "137"]
+    killed = [sys.executable, "-c", COUNTER, "--config-file", "c.yaml", str(calls), "137"]
     record = train_once(killed, run_dir)
     assert record.returncode == 137 and calls.read_text() == "1"
     json.loads(Path(run_dir, RUN_RECORD).read_text())  # written before the run started, updated after
-    done = [sys.executable, "-c", COUNTER, str(calls), "0"]
+    done = [sys.executable, "-c", COUNTER, "--config-file", "c.yaml", str(calls), "0"]
     with pytest.raises(SweepFolderError, match="holds a run of another command"):
         train_once(done, run_dir)
     Path(run_dir, RUN_RECORD).write_text(json.dumps({"command": done, "returncode": None, "seconds": 1.0}))  # killed mid-run
@@ -75,7 +75,7 @@ def test_a_folder_with_files_but_no_record_is_refused(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "log.txt").write_text("someone's run")
     with pytest.raises(SweepFolderError, match="not a run of this sweep"):
-        train_once([sys.executable, "-c", "pass"], str(tmp_path / "run"))
+        train_once([sys.executable, "-c", "pass", "--config-file", "c.yaml"], str(tmp_path / "run"))
 
 
 def _result(tmp_path, label, seed, mAP):

@@ -1,4 +1,5 @@
-"""Checkpoints every epoch, the ones kept, ``model.resume auto``, and failing disks (issue 14 items 0 and 4)."""
+"""Checkpoints every epoch, the ones kept, ``model.resume auto``, and failing disks (issue 14 items 0 and 4);
+pruning deletes only the current run's checkpoints (issue 19 item 1)."""
 import errno
 import os
 
@@ -7,7 +8,7 @@ import torch
 
 from aitl_reid import serialization
 from aitl_reid.engine import atomic_torch_save, latest_complete_checkpoint, list_checkpoints
-from aitl_reid.engine.checkpoint import checkpoint_path, prune_checkpoints
+from aitl_reid.run_folder import checkpoint_path, prune_checkpoints
 from aitl_reid.serialization import WriteError, atomic_write, ensure_writable_dir
 from test_train_end_to_end import load_main, read_rows, tiny_run_args, tiny_synthetic_root  # noqa: F401 (fixture)
 
@@ -43,10 +44,18 @@ def test_no_checkpoint_means_none(tmp_path):
 def test_pruning_keeps_the_newest_the_best_and_the_last(tmp_path):
     write_checkpoints(tmp_path, range(1, 7))
     rows = {2: {"mAP": 0.9}, 4: {"mAP": 0.5}, 6: {"mAP": 0.1}}
-    prune_checkpoints(str(tmp_path), keep=2, rows=rows)
+    assert prune_checkpoints(str(tmp_path), keep=2, rows=rows, owned=range(1, 7)) == [4, 3, 1]
     assert sorted(list_checkpoints(str(tmp_path))) == [2, 5, 6]
-    prune_checkpoints(str(tmp_path), keep=0, rows=rows)
+    assert prune_checkpoints(str(tmp_path), keep=0, rows=rows, owned=range(1, 7)) == []
     assert sorted(list_checkpoints(str(tmp_path))) == [2, 5, 6]
+
+
+def test_pruning_never_deletes_a_checkpoint_of_another_run_whatever_its_epoch(tmp_path):
+    write_checkpoints(tmp_path, [5, 6, 7])  # an older run's, with higher epochs than the current run's
+    write_checkpoints(tmp_path, [1, 2, 3])
+    rows = {6: {"mAP": 0.9}, 2: {"mAP": 0.1}}
+    assert prune_checkpoints(str(tmp_path), keep=1, rows=rows, owned={1, 2, 3}) == [1]  # 2: this run's best
+    assert sorted(list_checkpoints(str(tmp_path))) == [2, 3, 5, 6, 7]
 
 
 def test_checkpoint_freq_writes_checkpoints_between_evaluations(tiny_synthetic_root, tmp_path):

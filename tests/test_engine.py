@@ -1,5 +1,5 @@
-"""AITLEngine hooks without a dataset: NaN guard, atomic checkpoints, per-epoch CSV, clip pooling, lr schedule."""
-import os
+"""AITLEngine hooks without a dataset: NaN guard, atomic checkpoints, per-epoch CSV, clip pooling, lr schedule,
+no checkpoint for an epoch not trained, the checkpoints a run may prune, one fast graph per evaluation."""
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,6 +12,7 @@ from aitl_reid.schema import MARS_V2
 from aitl_reid.engine import (AITLEngine, CheckpointError, EpochLog, IterationCap, NonFiniteLossError,
                               atomic_torch_save, build_scheduler, load_checkpoint, resume)
 from aitl_reid.engine.diagnostics import EpochMeans
+from aitl_reid.inference import fast
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.models import ReIDOutput
 
@@ -29,14 +30,15 @@ class MeanModel(nn.Module):
         return ReIDOutput(logits=self.classifier(feature), features=feature, embedding=feature)
 
 
-def make_engine(tmp_path, criterion=None, loader=(), pooling="avg"):
-    datamanager = SimpleNamespace(train_loader=list(loader), test_loader={}, targets=["toy"], sources=["toy"],
-                                  attribute_schema=MARS_V2, train_attrs=torch.zeros(4, 21, dtype=torch.long))
+def make_engine(tmp_path, criterion=None, loader=(), pooling="avg", test_loader=None, **options):
+    datamanager = SimpleNamespace(train_loader=list(loader), test_loader=test_loader or {}, targets=["toy"],
+                                  sources=["toy"], attribute_schema=MARS_V2, target_schemas={"toy": MARS_V2},
+                                  train_attrs=torch.zeros(4, 21, dtype=torch.long))
     model = MeanModel()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     criterion = criterion or UnifiedLoss(MARS_V2, aitl_enabled=False, attribute_enabled=False)
     return AITLEngine(datamanager, model, optimizer, criterion, use_gpu=False, save_dir=str(tmp_path),
-                      pooling_method=pooling)
+                      pooling_method=pooling, **options)
 
 
 def batch(n=4):
@@ -158,6 +160,57 @@ def test_clip_features_pool_per_tracklet_across_batches(tmp_path, pooling, expec
         pooled = engine.extract_tracklet_features(loader)
     assert torch.allclose(pooled.features[:, 0], torch.tensor(expected))
     assert list(pooled.pids) == [5, 6, 7]
+
+
+class GallerySplit(ClipSplit):
+    """The same three identities seen by another camera."""
+
+    camids = np.array([1, 1, 1])
+
+
+@pytest.mark.filterwarnings("ignore:gallery has only")
+def test_evaluation_builds_the_fast_graph_once_for_both_splits(tmp_path, monkeypatch):
+    built = []
+
+    class CountedForward:
+        """Stands in for the traced graph: counts how often one is built, computes as the model does."""
+
+        def __init__(self, model, bf16=False):
+            built.append(bf16)
+            self.model = model
+
+        def __call__(self, clips):
+            output = self.model(clips, full_output=True)
+            return output.embedding, output.attr_logits
+
+    monkeypatch.setattr(fast, "FrozenForward", CountedForward)
+    splits = {"query": torch.utils.data.DataLoader(ClipSplit(), batch_size=4),
+              "gallery": torch.utils.data.DataLoader(GallerySplit(), batch_size=4)}
+    engine = make_engine(tmp_path, test_loader={"toy": splits}, eval_backend="fast", evaluate_attributes=False)
+    engine.test()
+    assert built == [False]
+    engine.test()  # the next evaluation (new weights during training) builds its own
+    assert built == [False, False]
+
+
+def test_a_run_with_no_epoch_left_is_refused_before_writing_a_checkpoint(tmp_path):
+    engine = make_engine(tmp_path)
+    with pytest.raises(ValueError, match="nothing to train: the run starts at epoch 3 and train.max_epoch is 2"):
+        engine.run(save_dir=str(tmp_path), max_epoch=2, start_epoch=2)
+    assert not (tmp_path / "model").exists() and not (tmp_path / "metrics.csv").exists()
+
+
+def test_the_checkpoints_a_run_may_prune_are_those_it_wrote_or_continues(tmp_path):
+    first = make_engine(tmp_path / "run")
+    for epoch in range(3):
+        first.save_model(epoch, 0.0, str(tmp_path / "run"))
+    assert first.checkpoints.owned == {1, 2, 3}
+    continued = make_engine(tmp_path / "run")
+    continued.resume(str(tmp_path / "run" / "model" / "model.pth.tar-2"))
+    assert continued.checkpoints.owned == {1, 2}  # epoch 3 is not part of the continued run
+    elsewhere = make_engine(tmp_path / "other")
+    elsewhere.resume(str(tmp_path / "run" / "model" / "model.pth.tar-3"))
+    assert elsewhere.checkpoints.owned == set()
 
 
 def test_iteration_cap_limits_batches_and_length():

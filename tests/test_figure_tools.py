@@ -13,7 +13,8 @@ from aitl_reid.viz.curves import read_epoch_series
 from aitl_reid.viz.flops_map import final_map
 from aitl_reid.viz.frames import overlay_heatmap
 from aitl_reid.viz.ranks import ranked_rows
-from aitl_reid.viz.run import latest_checkpoint, select_tracklets
+from aitl_reid.run_folder import RunError
+from aitl_reid.viz.run import default_checkpoint, select_tracklets
 
 REPO = Path(__file__).resolve().parents[1]
 SYNTHETIC_CONFIG = str(REPO / "configs" / "asta_aitl_synthetic.yaml")
@@ -126,13 +127,13 @@ def test_final_map_is_the_last_evaluated_epoch_in_percent(tmp_path):
     assert read_epoch_series(str(metrics), "mAP") == ([2, 4], [0.3, 0.45])
 
 
-def test_latest_checkpoint_compares_epochs_as_numbers(tmp_path):
+def test_default_checkpoint_is_the_latest_by_epoch_number(tmp_path):
     for epoch in (2, 9, 10):
         (tmp_path / "model").mkdir(exist_ok=True)
         (tmp_path / "model" / f"model.pth.tar-{epoch}").write_bytes(b"")
-    assert latest_checkpoint(str(tmp_path)).endswith("model.pth.tar-10")
-    with pytest.raises(FileNotFoundError, match="--random-weights"):
-        latest_checkpoint(str(tmp_path / "elsewhere"))
+    assert default_checkpoint(str(tmp_path)).endswith("model.pth.tar-10")
+    with pytest.raises(RunError, match="no checkpoint .*--random-weights"):
+        default_checkpoint(str(tmp_path / "elsewhere"))
 
 
 def test_select_tracklets_by_index_pid_or_default():

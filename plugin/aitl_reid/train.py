@@ -7,7 +7,11 @@
 
 Missing datasets and invalid configs end with exit status 2 and a message saying what to do,
 never a traceback. ``model.resume auto`` continues from the newest complete checkpoint in
-``data.save_dir`` (or starts fresh), so a preempted job is requeued with the same command.
+``data.save_dir`` (or starts fresh), so a preempted job is requeued with the same command; a job
+requeued after its last epoch finds nothing to do and exits 0. A folder holds one run: a new run in a
+folder holding another refuses to start (status 2) unless ``train.existing_run move_aside`` moves the
+earlier run into a dated sub-folder. ``test.evaluate True`` writes only ``test.log`` and
+``evaluation_<checkpoint>.json``, never into the training run's records.
 """
 from __future__ import annotations
 
@@ -26,13 +30,16 @@ from .console_log import cut_after_last, tee_stdout
 from .data import DatasetNotFoundError, build_datamanager
 from .data.image_io import FrameReadError, frame_error_message
 from .engine import (
-    CHECKPOINT_SAVED, CheckpointError, NonFiniteLossError, build_engine, build_optimizer, build_scheduler,
-    engine_run_kwargs, init_attribute_bias, latest_complete_checkpoint, load_checkpoint, run_dir_of,
+    NonFiniteLossError, build_engine, build_optimizer, build_scheduler, checkpoint_saved_line, engine_run_kwargs,
+    init_attribute_bias,
 )
-from .inference.run_files import run_config_text, save_run_config
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
 from .models import build_model_from_config, convert_sync_batchnorm, load_weights
 from .registry import list_models
+from .run_folder import (
+    RunError, evaluation_path, latest_complete_checkpoint, load_checkpoint, prepare_run_dir, run_config_text, run_dir_of,
+    same_path, save_run_config,
+)
 from .serialization import WriteError, ensure_writable_dir
 
 TRAINING_FAILED_EXIT = 1
@@ -46,10 +53,16 @@ def main(argv: Optional[List[str]] = None) -> int:
             if distributed.is_main_process():
                 ensure_writable_dir(cfg.data.save_dir, "data.save_dir")
             start = resume_point(cfg)
+            if finished(cfg, start):
+                return 0
+            done = claim_save_dir(cfg, start)
             with run_log(cfg, start):
+                if done:
+                    print(done)
                 return run(cfg, start)
-    except (CheckpointError, WriteError, ValueError, FileNotFoundError) as err:
-        # bad input: config (ConfigError is a ValueError), data files, weights, checkpoints, save_dir
+    except (WriteError, ValueError, FileNotFoundError) as err:
+        # bad input: config (ConfigError), a folder holding another run or a bad checkpoint (RunError), data files,
+        # weights, save_dir: all ValueErrors but the last
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
 
@@ -69,19 +82,54 @@ def resume_point(cfg: CfgNode) -> ResumePoint:
     return path, found[1] if found else load_checkpoint(path)
 
 
+def continues_own_run(cfg: CfgNode, start: ResumePoint) -> bool:
+    """Whether the run resumes from a checkpoint of its own ``data.save_dir``, however either path is spelled."""
+    return start is not None and same_path(run_dir_of(start[0]), cfg.data.save_dir)
+
+
+def finished(cfg: CfgNode, start: ResumePoint) -> bool:
+    """Whether the checkpoint to resume from already holds ``train.max_epoch`` epochs (a job requeued after its
+    last epoch): then there is nothing to do, said so, and nothing is written."""
+    if start is None or int(start[1].get("epoch", 0)) < cfg.train.max_epoch:
+        return False
+    if distributed.is_main_process():
+        print(f"{start[0]} holds epoch {int(start[1]['epoch'])} and train.max_epoch is {cfg.train.max_epoch}: the run is "
+              "finished; nothing was trained or written. To train on, raise train.max_epoch; to evaluate it, run with "
+              f"test.evaluate True model.load_weights {start[0]}")
+    return True
+
+
+def claim_save_dir(cfg: CfgNode, start: ResumePoint) -> str:
+    """A training run that does not continue the run of ``data.save_dir`` needs a folder without another run in it
+    (``run_folder.prepare_run_dir``); returns what was done. Rank 0 decides (and moves) and every rank gets its
+    answer, so that all stop together."""
+    continuing = bool(cfg.test.evaluate) or cfg.model.resume == "auto" or continues_own_run(cfg, start)
+    outcome: Tuple[str, str] = ("", "")
+    if distributed.is_main_process():
+        try:
+            outcome = ("", prepare_run_dir(cfg.data.save_dir, cfg.train.existing_run, continuing))
+        except ValueError as err:
+            outcome = (str(err), "")
+    refused, done = distributed.broadcast_object(outcome)
+    if refused:
+        raise RunError(refused)
+    return done
+
+
 @contextlib.contextmanager
 def run_log(cfg: CfgNode, start: ResumePoint) -> Iterator[None]:
     """Rank 0 copies what it prints to ``log.txt`` (``test.log`` when only evaluating, keeping the training log);
-    other ranks print nothing. A run resumed from a checkpoint of this folder continues the log after the line
-    that checkpoint printed, so the lines of the lost epoch do not appear twice."""
+    other ranks print nothing. An existing log is always appended to, never started again. A run resumed from a
+    checkpoint of this folder continues the log after the line that checkpoint printed, so the lines of the lost
+    epoch do not appear twice."""
     if not distributed.is_main_process():
         with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
             yield
         return
     path = os.path.join(cfg.data.save_dir, "test.log" if cfg.test.evaluate else "log.txt")
-    own = start is not None and run_dir_of(start[0]) == os.path.abspath(cfg.data.save_dir)
-    append = own and cut_after_last(path, f"{CHECKPOINT_SAVED} {start[0]}")  # type: ignore[index]
-    with tee_stdout(path, append=append):
+    if continues_own_run(cfg, start):
+        cut_after_last(path, checkpoint_saved_line(start[0]))  # type: ignore[index]
+    with tee_stdout(path, append=True):
         yield
 
 
@@ -121,10 +169,11 @@ def run(cfg: CfgNode, start: ResumePoint = None) -> int:
     if start is not None:
         run_kwargs["start_epoch"] = engine.resume(*start)
         _warn_on_other_thread_count(cfg, start[1])
-    if engine.is_main:
+    if not cfg.test.evaluate:
         # the config with its attribute schema resolved: config.yaml and in every checkpoint (for inference)
-        save_run_config(cfg, datamanager.attribute_schema)
-    engine.run_config = run_config_text(cfg, datamanager.attribute_schema)
+        if engine.is_main:
+            save_run_config(cfg, datamanager.attribute_schema)
+        engine.run_config = run_config_text(cfg, datamanager.attribute_schema)
     began = time.time()
     try:
         engine.run(**run_kwargs)
@@ -139,7 +188,11 @@ def run(cfg: CfgNode, start: ResumePoint = None) -> int:
         print(f"error: {err}\nThe checkpoints written before are intact: make room (or fix the folder) and rerun the "
               "same command with model.resume auto to continue from the last one.", file=sys.stderr)
         return TRAINING_FAILED_EXIT
-    print(f"Done in {time.time() - began:.0f} s. Logs, checkpoints and metrics.csv are in {cfg.data.save_dir}")
+    if cfg.test.evaluate:
+        where = f"Results are in {evaluation_path(cfg.data.save_dir, cfg.model.load_weights)}"
+    else:
+        where = f"Logs, checkpoints and metrics.csv are in {cfg.data.save_dir}"
+    print(f"Done in {time.time() - began:.0f} s. {where}")
     return 0
 
 

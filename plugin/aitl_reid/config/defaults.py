@@ -16,7 +16,7 @@ def get_default_config() -> CN:
 
     cfg.model = CN()
     cfg.model.name = "asta_resnet50"  # registered model name (torchreid.models.build_model)
-    cfg.model.pretrained = False  # load ImageNet weights for the backbone (needs model.pretrained_path offline)
+    cfg.model.pretrained = False  # ImageNet weights for the backbone: model.pretrained_path, else torch.hub's cache (downloaded there once); base.yaml turns it on
     cfg.model.pretrained_path = ""  # local .pth file with backbone weights (torchvision or torchreid format)
     cfg.model.load_weights = ""  # checkpoint whose weights are loaded before training/testing
     cfg.model.resume = ""  # checkpoint to resume training from, or "auto": the newest complete one in data.save_dir (fresh start if none)
@@ -101,7 +101,8 @@ def get_default_config() -> CN:
     cfg.train.grad_clip = 0.0  # max gradient norm (0 disables clipping)
     cfg.train.max_iters_per_epoch = 0  # cap iterations per epoch (0 = whole epoch); for quick runs
     cfg.train.checkpoint_freq = 1  # epochs between checkpoints (evaluated epochs always get one)
-    cfg.train.keep_checkpoints = 3  # recent checkpoints kept (0 = all); the best (mAP) and the last are never deleted
+    cfg.train.keep_checkpoints = 3  # recent checkpoints of this run kept (0 = all); its best (mAP) and last are never deleted
+    cfg.train.existing_run = "refuse"  # a new run in a data.save_dir holding another run: "refuse" (exit 2) or "move_aside" (into <save_dir>/previous-run-<date>/); continue that run with model.resume auto
     cfg.train.deterministic = False  # deterministic algorithms and a fixed thread count: repeatable runs, slower on GPU
     cfg.train.num_threads = 0  # CPU threads for torch (0 = torch's default)
     cfg.train.sync_bn = False  # under torchrun: batch norm statistics over the global batch (SyncBatchNorm)
@@ -131,7 +132,7 @@ def get_default_config() -> CN:
     cfg.loss.aitl.enabled = True  # add the intra-identity triplet term(s)
     cfg.loss.aitl.weight = 1.0  # weight of each intra-identity triplet term
     cfg.loss.aitl.margin = 0.0  # margin of the intra-identity triplet (paper: none)
-    cfg.loss.aitl.selection = "attribute"  # positives chosen by "attribute" distance (AITL) or "feature" distance (ITL)
+    cfg.loss.aitl.selection = "attribute"  # positives chosen by predicted "attribute" distance (AITL), "annotated" attributes (oracle), predicted attributes "shuffled" in the batch (placebo) or "feature" distance (ITL)
     cfg.loss.aitl.distance = "cosine"  # distance for selection and features: "cosine" (paper) or "euclidean" (released)
     cfg.loss.aitl.attribute_input = "prob"  # attribute vector: "prob" (sigmoid of logits) or "logits" (released)
     cfg.loss.aitl.include_anchor = False  # candidates include the anchor itself (released code)

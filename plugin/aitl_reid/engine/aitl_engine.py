@@ -3,9 +3,9 @@
 torchreid's ``run`` / ``train`` / ``test`` drive training and evaluation; this subclass fills the
 hooks: ``forward_backward`` (unified loss, mixed precision, gradient clipping, a guard against
 non-finite losses), ``parse_data_for_train`` / ``parse_data_for_eval`` / ``extract_features``
-(video clips ``[B, T, C, H, W]`` with attributes), and ``_evaluate`` (dense clips averaged per
-tracklet, vectorised ranking, attribute recognition report). Device placement happens in
-``_to_device`` only.
+(video clips ``[B, T, C, H, W]`` with attributes), and ``_evaluate``, which hands the work to
+:mod:`aitl_reid.evaluation` and records the results: in the training run's ``metrics.csv`` row, or, when only
+evaluating, in a file of their own. Device placement happens in ``_to_device`` only.
 """
 from __future__ import annotations
 
@@ -13,25 +13,23 @@ import contextlib
 import math
 import os
 import sys
-import time
-from dataclasses import dataclass
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
-import numpy as np
 import torch
-from torch.nn import functional as F
 from torch.utils.tensorboard import SummaryWriter
 
-from .. import _torchreid, distributed
-from ..losses import UnifiedLoss, prior_attribute_loss
-from ..metrics import attribute_recognition_metrics, evaluate_rank, majority_classes
-from ..schema import STREAM_GROUPS
-from ..serialization import atomic_write
+from .. import _torchreid, distributed, evaluation
 from ..data.dataset import BAD_FRAMES_KEY
 from ..data.transforms import ERASE_KEY
+from ..evaluation import ClipForward, ClipOutputs, EvaluationFile, TargetResult, TrackletFeatures
+from ..losses import UnifiedLoss, prior_attribute_loss
+from ..metrics import majority_classes
 from ..models.outputs import ReIDOutput
-from ..progress import ProgressLoader, progress
-from .checkpoint import load_checkpoint, prune_checkpoints, resume, save_checkpoint
+from ..progress import ProgressLoader
+from ..run_folder import evaluation_path, load_checkpoint, metrics_path
+from ..schema import STREAM_GROUPS
+from ..serialization import atomic_write
+from .checkpoint import RunCheckpoints, resume
 from .diagnostics import EpochMeans, batch_diagnostics
 from .epoch_log import EpochLog
 from .rng_state import capture_rng_state, isolated_rng
@@ -39,7 +37,13 @@ from .step_writer import StepWriter
 from .training_step import TrainingStep
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+EVAL_BACKENDS = ("exact", "fast", "bf16")  # test.backend: the model itself, or aitl_reid.inference.fast's graphs
 CHECKPOINT_SAVED = "Checkpoint saved to"  # log line after each checkpoint; a resumed run's log continues after it
+
+
+def checkpoint_saved_line(path: str) -> str:
+    """The log line after a checkpoint, its path resolved: a resumed run finds it however either run spelled the path."""
+    return f"{CHECKPOINT_SAVED} {os.path.realpath(path)}"
 
 
 class NonFiniteLossError(RuntimeError):
@@ -63,32 +67,6 @@ class IterationCap:
             yield batch
 
 
-@dataclass
-class TrackletFeatures:
-    """Per-tracklet test features and labels of one split (query or gallery)."""
-
-    features: torch.Tensor
-    attr_logits: Dict[str, torch.Tensor]
-    pids: np.ndarray
-    camids: np.ndarray
-    attrs: torch.Tensor
-
-
-def gather_shares(share: TrackletFeatures) -> TrackletFeatures:
-    """The whole split's features from every process's share (contiguous, in rank order, so in the split's order)."""
-    if distributed.world_size() == 1:
-        return share
-    shares = distributed.all_gather_objects(share)
-    streams = share.attr_logits.keys()
-    return TrackletFeatures(
-        torch.cat([s.features for s in shares]),
-        {stream: torch.cat([s.attr_logits[stream] for s in shares]) for stream in streams},
-        np.concatenate([s.pids for s in shares]),
-        np.concatenate([s.camids for s in shares]),
-        torch.cat([s.attrs for s in shares]),
-    )
-
-
 class AITLEngine(_torchreid.engine.Engine):
     """Trains a model of this plugin with the unified loss and evaluates it on dense clips.
 
@@ -105,9 +83,12 @@ class AITLEngine(_torchreid.engine.Engine):
         pooling_method: "avg" or "max" over a tracklet's clip features.
         evaluate_attributes: report attribute recognition at test time.
         eval_backend: test-time forward on a CPU: "exact" (the model, via ``extract_features``),
-            "fast" or "bf16" (:mod:`aitl_reid.inference.fast`; rebuilt per split, as the weights change).
+            "fast" or "bf16" (:mod:`aitl_reid.inference.fast`; built once per evaluation, as the weights change).
         checkpoint_freq: epochs between checkpoints (evaluated epochs always get one, as in torchreid).
-        keep_checkpoints: how many recent checkpoints to keep, 0 = all; the best (mAP) and the last stay.
+        keep_checkpoints: how many recent checkpoints of this run to keep, 0 = all (:class:`RunCheckpoints`:
+            the best and the last stay, and a checkpoint of another run is never deleted).
+        evaluate_only: an evaluate-only run (``test.evaluate``) of ``evaluated_weights``: its results go to a file
+            of their own (``run_folder.evaluation_path``), never into the training run's records.
 
     Every checkpoint holds what the next epoch depends on (weights, optimizer, scheduler, gradient
     scaler, random generator states), and evaluation leaves the random generators as it found
@@ -136,6 +117,8 @@ class AITLEngine(_torchreid.engine.Engine):
         eval_backend: str = "exact",
         checkpoint_freq: int = 1,
         keep_checkpoints: int = 0,
+        evaluate_only: bool = False,
+        evaluated_weights: str = "",
     ) -> None:
         super().__init__(datamanager, use_gpu)
         if amp not in AMP_DTYPES:
@@ -157,20 +140,18 @@ class AITLEngine(_torchreid.engine.Engine):
         self.save_dir = save_dir
         self.pooling_method = pooling_method
         self.evaluate_attributes = evaluate_attributes
-        if eval_backend not in ("exact", "fast", "bf16"):
-            raise ValueError(f"test.backend must be 'exact', 'fast' or 'bf16', got '{eval_backend}'")
+        if eval_backend not in EVAL_BACKENDS:
+            raise ValueError(f"test.backend must be one of {EVAL_BACKENDS}, got '{eval_backend}'")
         self.eval_backend = eval_backend
-        if checkpoint_freq < 1:
-            raise ValueError(f"train.checkpoint_freq must be at least 1 (epochs between checkpoints), got {checkpoint_freq}")
-        if keep_checkpoints < 0:
-            raise ValueError(f"train.keep_checkpoints must be 0 (keep all) or more, got {keep_checkpoints}")
-        self.checkpoint_freq = int(checkpoint_freq)
-        self.keep_checkpoints = int(keep_checkpoints)
+        self._eval_forward: Optional[ClipForward] = None  # the clip forward of the evaluation under way
+        self.checkpoints = RunCheckpoints(save_dir, checkpoint_freq, keep_checkpoints)
         self._evaluated_epoch = lambda epoch: False  # set by run() from its evaluation schedule
         self.global_step = 0  # optimizer steps taken since the run began (tensorboard's step axis)
         self.bad_frames: list = []  # unreadable files met this epoch (data.on_bad_frame skip)
         self.is_main = distributed.is_main_process()  # the one process writing logs, metrics and checkpoints
-        self.epoch_log = EpochLog(os.path.join(save_dir, "metrics.csv"), writable=self.is_main)
+        self.evaluation_file = EvaluationFile(evaluation_path(save_dir, evaluated_weights), evaluated_weights,
+                                              self.is_main) if evaluate_only else None
+        self.epoch_log = EpochLog(metrics_path(save_dir), writable=self.is_main and self.evaluation_file is None)
         schema = datamanager.attribute_schema
         self.majority = majority_classes(datamanager.train_attrs, schema)
         groups = [g for g in STREAM_GROUPS if schema.total_classes(g)]
@@ -256,10 +237,14 @@ class AITLEngine(_torchreid.engine.Engine):
 
     def run(self, save_dir: str = "log", max_epoch: int = 0, start_epoch: int = 0, start_eval: int = 0,
             eval_freq: int = -1, test_only: bool = False, **kwargs) -> None:
-        """torchreid's loop; the logs of epochs after ``start_epoch`` (left by a killed run, or by an earlier run
-        in this folder) are cut first, so a resumed run leaves no duplicated or half row."""
+        """torchreid's loop; the logs of epochs after ``start_epoch`` (left by a killed run) are cut first, so a
+        resumed run leaves no duplicated or half row. A run with no epoch left to train is refused: torchreid would
+        still run its final test and save the untrained state as the checkpoint of epoch 1."""
         self._evaluated_epoch = lambda epoch: epoch == max_epoch or (
             epoch >= start_eval and eval_freq > 0 and epoch % eval_freq == 0)
+        if not test_only and start_epoch >= max_epoch:
+            raise ValueError(f"nothing to train: the run starts at epoch {start_epoch + 1} and train.max_epoch is "
+                             f"{max_epoch}")
         if not test_only:
             self.epoch_log.truncate_after(start_epoch)
             if self.writer is None:
@@ -276,6 +261,7 @@ class AITLEngine(_torchreid.engine.Engine):
         if checkpoint.get("scaler"):
             self.scaler.load_state_dict(checkpoint["scaler"])
         self.global_step = int(checkpoint.get("global_step", 0))
+        self.checkpoints.continue_from(source, epoch)
         return epoch
 
     def train(self, print_freq: int = 10, fixbase_epoch: int = 0, open_layers=None) -> None:
@@ -300,7 +286,7 @@ class AITLEngine(_torchreid.engine.Engine):
             for name, value in means.items():
                 self.writer.add_scalar(f"Epoch/{name}", value)
         print(f"epoch {self.epoch + 1}: " + "  ".join(f"{k} {v:.4f}" for k, v in sorted(means.items())))
-        if (self.epoch + 1) % self.checkpoint_freq == 0 and not self._evaluated_epoch(self.epoch + 1):
+        if self.checkpoints.due(self.epoch + 1) and not self._evaluated_epoch(self.epoch + 1):
             self.save_model(self.epoch, math.nan, self.save_dir)
 
     def two_stepped_transfer_learning(self, epoch: int, fixbase_epoch: int, open_layers, model=None) -> None:
@@ -312,16 +298,22 @@ class AITLEngine(_torchreid.engine.Engine):
             parameter.requires_grad_(False)
 
     def test(self, *args, **kwargs) -> float:
-        """torchreid's evaluation of every target, drawing no random number the training will see."""
+        """torchreid's evaluation of every target with one clip forward (a fast graph is traced once, from the
+        current weights), drawing no random number the training will see."""
         with isolated_rng():
-            return super().test(*args, **kwargs)
+            self._eval_forward = self._clip_forward()
+            try:
+                return super().test(*args, **kwargs)
+            finally:
+                self._eval_forward = None
 
     def save_model(self, epoch: int, rank1: float, save_dir: str, is_best: bool = False) -> None:
         """Atomic checkpoint of the state the next epoch depends on, plain numbers and tensors only (loadable with
-        ``weights_only=True``); then checkpoints beyond ``keep_checkpoints`` are deleted. Rank 0 only."""
+        ``weights_only=True``), kept or pruned by :class:`RunCheckpoints` in the engine's ``save_dir`` (torchreid
+        passes the same folder as ``save_dir``). Rank 0 only."""
         if not self.is_main:
             return
-        path = save_checkpoint(
+        path = self.checkpoints.save(
             {
                 "state_dict": self.model.state_dict(),
                 "epoch": int(epoch + 1),
@@ -334,11 +326,10 @@ class AITLEngine(_torchreid.engine.Engine):
                 "global_step": self.global_step,
                 **({"config": self.run_config} if self.run_config else {}),
             },
-            save_dir,
             epoch + 1,
+            self.epoch_log.rows,
         )
-        prune_checkpoints(save_dir, self.keep_checkpoints, self.epoch_log.rows)
-        print(f"{CHECKPOINT_SAVED} {path}")
+        print(checkpoint_saved_line(path))
         sys.stdout.flush()  # the line marks where a resumed run's log continues
 
     # ------------------------------------------------------------------ evaluation hooks
@@ -352,50 +343,23 @@ class AITLEngine(_torchreid.engine.Engine):
 
     def extract_tracklet_features(self, loader) -> TrackletFeatures:
         """Run every dense clip of a split through the model and pool clip outputs per tracklet."""
-        dataset = loader.dataset
-        count = dataset.num_tracklets
-        features: Optional[torch.Tensor] = None
-        attr_logits: Dict[str, torch.Tensor] = {}
-        clips = torch.zeros(count)
-        forward = self._clip_forward()
-        for data in progress(loader, f"features ({count} tracklets)", unit="batch"):
-            imgs, owner = self.parse_data_for_eval(data)
-            embedding, clip_attr_logits = forward(imgs)
-            embedding = embedding.float().cpu()
-            if features is None:
-                features = self._empty_pool(count, embedding.shape[1])
-            self._pool_into(features, owner, embedding)
-            for stream, logits in clip_attr_logits.items():
-                pooled = attr_logits.setdefault(stream, torch.zeros(count, logits.shape[1]))
-                pooled.index_add_(0, owner, logits.float().cpu())
-            clips.index_add_(0, owner, torch.ones(len(owner)))
-        if features is None or bool((clips == 0).any()):
-            raise RuntimeError(f"{type(dataset).__name__}: some tracklets produced no clip; check test.max_clips")
-        if self.pooling_method == "avg":
-            features /= clips.unsqueeze(1)
-        attr_logits = {stream: pooled / clips.unsqueeze(1) for stream, pooled in attr_logits.items()}
-        return TrackletFeatures(features, attr_logits, np.asarray(dataset.pids), np.asarray(dataset.camids), dataset.attrs)
+        forward = self._eval_forward or self._clip_forward()
+        return evaluation.extract_tracklet_features(loader, forward, self.parse_data_for_eval, self.pooling_method)
 
-    def _clip_forward(self):
-        """Clips -> (test features, {stream: attribute logits}) by ``eval_backend``; on a GPU always the exact path."""
+    def _exact_forward(self, imgs: torch.Tensor) -> ClipOutputs:
+        output = self.extract_features(imgs)
+        return output.embedding, output.attr_logits
+
+    def _clip_forward(self) -> ClipForward:
+        """The test-time forward of ``eval_backend``: the model itself, or on a CPU a frozen graph traced from the
+        current weights (so built once per evaluation, shared by its splits and targets). On a GPU always exact."""
         if self.eval_backend == "exact" or self.device.type != "cpu":
-            def exact(imgs: torch.Tensor):
-                output = self.extract_features(imgs)
-                return output.embedding, output.attr_logits
-            return exact
-        from ..inference.fast import FrozenForward  # the inference package imports the engine's checkpoints
+            return self._exact_forward
+        # imported on use: the inference package loads OpenCV and matplotlib (readers, reports), which training with
+        # the exact backend never needs. The dependency goes one way: inference imports nothing of the engine.
+        from ..inference.fast import FrozenForward
 
         return FrozenForward(self.model, bf16=self.eval_backend == "bf16")
-
-    def _empty_pool(self, count: int, dim: int) -> torch.Tensor:
-        fill = 0.0 if self.pooling_method == "avg" else float("-inf")
-        return torch.full((count, dim), fill)
-
-    def _pool_into(self, pooled: torch.Tensor, owner: torch.Tensor, values: torch.Tensor) -> None:
-        if self.pooling_method == "avg":
-            pooled.index_add_(0, owner, values)
-        else:
-            pooled.scatter_reduce_(0, owner.unsqueeze(1).expand_as(values), values, reduce="amax")
 
     @torch.no_grad()
     def _evaluate(
@@ -412,38 +376,17 @@ class AITLEngine(_torchreid.engine.Engine):
         ranks: Sequence[int] = (1, 5, 10, 20),
         rerank: bool = False,
     ) -> Tuple[float, float]:
-        start = time.time()
-        query = gather_shares(self.extract_tracklet_features(query_loader))
-        gallery = gather_shares(self.extract_tracklet_features(gallery_loader))
-        elapsed = time.time() - start
-        total = len(query.pids) + len(gallery.pids)
-        print(f"Extracted {len(query.pids)} query and {len(gallery.pids)} gallery tracklet features "
-              f"({query.features.shape[1]}-d) in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.1f} tracklets/s)")
-
-        qf, gf = query.features, gallery.features
-        if normalize_feature:
-            qf, gf = F.normalize(qf, dim=1), F.normalize(gf, dim=1)
-        distmat = _torchreid.metrics.compute_distance_matrix(qf, gf, dist_metric)
-        if rerank:
-            print("Applying person re-ranking ...")
-            distmat_qq = _torchreid.metrics.compute_distance_matrix(qf, qf, dist_metric)
-            distmat_gg = _torchreid.metrics.compute_distance_matrix(gf, gf, dist_metric)
-            distmat = torch.as_tensor(_torchreid.utils.re_ranking(distmat.numpy(), distmat_qq.numpy(), distmat_gg.numpy()))
-        distmat = distmat.numpy()
-        cmc, mAP = evaluate_rank(distmat, query.pids, gallery.pids, query.camids, gallery.camids)
-
-        print(f"** Results ({dataset_name}) **")
-        print(f"mAP: {mAP:.1%}")
-        print("CMC curve")
-        for r in ranks:
-            if r <= len(cmc):
-                print(f"Rank-{r:<3}: {cmc[r - 1]:.1%}")
-        self._record_evaluation(dataset_name, {"mAP": float(mAP), "rank1": float(cmc[0])})
-        if self.evaluate_attributes:
-            self._report_attributes(dataset_name, query, gallery)
+        query, gallery = evaluation.timed_splits(query_loader, gallery_loader, self.extract_tracklet_features)
+        result = evaluation.evaluate_target(dataset_name, query, gallery, dist_metric, normalize_feature, rerank, ranks)
+        schema = self.datamanager.target_schemas[dataset_name]
+        if self.evaluate_attributes and query.attr_logits and schema == self.datamanager.attribute_schema:
+            evaluated = os.path.basename(self.evaluation_file.weights) if self.evaluation_file else f"epoch {self.epoch + 1}"
+            title = f"** Attribute recognition ({dataset_name}, query + gallery, {evaluated}) **"
+            evaluation.score_attributes(result, title, query, gallery, schema, self.majority)
+        self._record(dataset_name, result)
         if visrank and self.is_main:  # under torchrun, rank 0 draws the ranked lists
             _torchreid.utils.visualize_ranked_results(
-                distmat,
+                result.distmat,
                 self.datamanager.fetch_test_loaders(dataset_name),
                 self.datamanager.data_type,
                 width=self.datamanager.width,
@@ -451,33 +394,21 @@ class AITLEngine(_torchreid.engine.Engine):
                 save_dir=os.path.join(save_dir, "visrank_" + dataset_name),
                 topk=visrank_topk,
             )
-        return float(cmc[0]), float(mAP)
+        return result.values["rank1"], result.values["mAP"]
 
-    def _record_evaluation(self, dataset_name: str, values: Dict[str, float]) -> None:
-        """Attach test results to this epoch's ``metrics.csv`` row (names prefixed beyond the first target)."""
-        epoch = self.epoch + 1
-        if self.epoch_log.get(epoch) is None:
-            return  # evaluation without training in this run: nothing to attach the result to
-        first = dataset_name == self.datamanager.targets[0]
-        prefix = "" if first else f"{dataset_name}_"
-        self.epoch_log.update(epoch, {f"{prefix}{name}": value for name, value in values.items()})
-
-    def _report_attributes(self, dataset_name: str, query: TrackletFeatures, gallery: TrackletFeatures) -> None:
-        schema = self.datamanager.target_schemas[dataset_name]
-        if not query.attr_logits or schema != self.datamanager.attribute_schema:
+    def _record(self, dataset_name: str, result: TargetResult) -> None:
+        """An evaluate-only run's results go to its own file; a training run's to this epoch's ``metrics.csv`` row
+        (names prefixed beyond the first target), ``attributes_<dataset>.txt`` and tensorboard."""
+        if self.evaluation_file is not None:
+            self.evaluation_file.add(dataset_name, result)
             return
-        logits = {s: torch.cat([query.attr_logits[s], gallery.attr_logits[s]]) for s in query.attr_logits}
-        attrs = torch.cat([query.attrs, gallery.attrs])
-        report = attribute_recognition_metrics(logits, attrs, schema, self.majority)
-        title = f"** Attribute recognition ({dataset_name}, query + gallery, epoch {self.epoch + 1}) **"
-        print(title)
-        print(report.format_table())
+        prefix = "" if dataset_name == self.datamanager.targets[0] else f"{dataset_name}_"
+        self.epoch_log.update(self.epoch + 1, {f"{prefix}{name}": value for name, value in result.values.items()})
+        if result.attributes is None:
+            return
         if self.is_main:
             with atomic_write(os.path.join(self.save_dir, f"attributes_{dataset_name}.txt")) as handle:
-                handle.write(f"{title}\n{report.format_table()}\n")
-        (acc, f1), (majority_acc, majority_f1) = report.mean(), report.majority_mean()
-        self._record_evaluation(dataset_name, {"attr_acc": acc, "attr_f1": f1, "attr_acc_majority": majority_acc,
-                                               "attr_f1_majority": majority_f1})
+                handle.write(result.attribute_table)
         if self.writer is not None:
-            for name, value in report.as_dict().items():
+            for name, value in result.attributes.as_dict().items():
                 self.writer.add_scalar(f"Test/{dataset_name}/attr/{name}", value)

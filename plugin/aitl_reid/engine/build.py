@@ -47,6 +47,8 @@ def build_engine(cfg: CfgNode, datamanager, model: torch.nn.Module, optimizer: t
         eval_backend=cfg.test.backend,
         checkpoint_freq=cfg.train.checkpoint_freq,
         keep_checkpoints=cfg.train.keep_checkpoints,
+        evaluate_only=cfg.test.evaluate,
+        evaluated_weights=cfg.model.load_weights,
     )
 
 

@@ -6,9 +6,9 @@ crash never leaves a half-written row, and an evaluation can fill in the row of 
 from __future__ import annotations
 
 import csv
-import os
 from typing import Dict, List, Optional
 
+from ..run_folder import read_metrics
 from ..serialization import atomic_write
 
 FIRST_COLUMNS = ["epoch"]
@@ -18,21 +18,14 @@ LAST_COLUMNS = ["dvdp", "mAP", "rank1"]
 class EpochLog:
     """Rows keyed by epoch (1-based), columns grown as new terms appear.
 
-    ``writable`` False keeps the rows in memory only (processes other than rank 0 under torchrun).
+    ``writable`` False keeps the rows in memory only (processes other than rank 0 under torchrun, and
+    evaluate-only runs, which never write into the training record).
     """
 
     def __init__(self, path: str, writable: bool = True) -> None:
         self.path = path
         self.writable = writable
-        self.rows: Dict[int, Dict[str, float]] = {}
-        if os.path.isfile(path):
-            self._read_existing()
-
-    def _read_existing(self) -> None:
-        with open(self.path, newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                epoch = int(row.pop("epoch"))
-                self.rows[epoch] = {k: float(v) for k, v in row.items() if v not in ("", None)}
+        self.rows: Dict[int, Dict[str, float]] = read_metrics(path)
 
     def update(self, epoch: int, values: Dict[str, float]) -> None:
         """Merge ``values`` into the row of ``epoch`` and rewrite the file."""
@@ -40,8 +33,8 @@ class EpochLog:
         self._write()
 
     def truncate_after(self, epoch: int) -> None:
-        """Drop the rows of epochs after ``epoch``: a run resumed from the checkpoint of ``epoch`` (or a
-        fresh run, ``epoch`` 0, in a folder of an earlier run) rewrites them, so none is kept twice or half."""
+        """Drop the rows of epochs after ``epoch``: a run resumed from the checkpoint of ``epoch`` (or restarted from
+        epoch 0 by ``model.resume auto`` before its first checkpoint) rewrites them, so none is kept twice or half."""
         later = [e for e in self.rows if e > epoch]
         for e in later:
             del self.rows[e]

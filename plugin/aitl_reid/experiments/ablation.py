@@ -108,8 +108,15 @@ def _save_record(run_dir: str, record: RunRecord) -> None:
 
 
 def _portable(command: Sequence[str]) -> List[str]:
-    """The command without the interpreter's path, which differs between machines but not between runs."""
-    return list(command[1:])
+    """What decides a run's result: the process count and the trainer's arguments from ``--config-file`` on,
+    without ``model.resume auto`` (how it starts, not what it trains). The interpreter's path and the
+    trainer's entry (a script path before, ``-m aitl_reid.train`` now) differ between machines, not runs."""
+    start = list(command).index("--config-file")
+    processes = [a for a in command[:start] if a.startswith("--nproc_per_node")]
+    args = list(command[start:])
+    if args[-2:] == ["model.resume", "auto"]:
+        args = args[:-2]
+    return processes + args
 
 
 def train_once(command: List[str], run_dir: str, reuse: bool = True, keep_checkpoints: bool = False) -> RunRecord:

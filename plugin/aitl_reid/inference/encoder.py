@@ -2,9 +2,10 @@
 
 Every consecutive T-frame clip of a tracklet (up to ``test.max_clips``, the evaluation's
 :class:`~aitl_reid.data.clip_view.DenseClipView`) goes through the model in batches of clips taken
-across tracklets; clip outputs are pooled per tracklet as the engine's evaluation pools them
-(features by ``video.pooling_method``, attribute logits averaged). Memory holds one batch of clips
-plus one pooled row per tracklet, whatever the number of tracklets.
+across tracklets; clip outputs are pooled per tracklet by :class:`~aitl_reid.evaluation.TrackletPool`
+(features by ``video.pooling_method``, attribute logits averaged), the pooling of the engine's
+evaluation. Memory holds one batch of clips plus one pooled row per tracklet, whatever the number
+of tracklets.
 
 The model is reached through a *clip forward*: clips ``[B, T, C, H, W]`` -> ``(features [B, D],
 {stream: attribute logits [B, K]})``. :class:`TorchForward` is the exact PyTorch path (the
@@ -13,7 +14,7 @@ reference); :mod:`.fast` and :mod:`.onnx_backend` give faster ones.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import torch
 from tqdm import tqdm
@@ -21,13 +22,11 @@ from tqdm import tqdm
 from ..data.clip_view import DenseClipView
 from ..data.image_io import FrameReadError, frame_error_message
 from ..data.transforms import ClipTransform
+from ..evaluation import ClipForward, ClipOutputs, TrackletPool
 from ..progress import progress_enabled
+from ..run_folder import TrainedModel
 from ..schema import STREAM_GROUPS, AttributeSchema
 from .inputs import InputError, Tracklet
-from .run_files import TrainedModel
-
-ClipOutputs = Tuple[torch.Tensor, Dict[str, torch.Tensor]]
-ClipForward = Callable[[torch.Tensor], ClipOutputs]
 
 
 class TorchForward:
@@ -107,41 +106,6 @@ class EncodedTracklets:
     @property
     def names(self) -> List[str]:
         return [t.name for t in self.tracklets]
-
-
-class TrackletPool:
-    """Accumulates clip outputs into per-tracklet rows: features averaged (or max-pooled), logits averaged."""
-
-    def __init__(self, count: int, pooling: str = "avg") -> None:
-        if pooling not in ("avg", "max"):
-            raise ValueError(f"video.pooling_method must be 'avg' or 'max', got '{pooling}'")
-        self.count, self.pooling = count, pooling
-        self.features: Optional[torch.Tensor] = None
-        self.logits: Dict[str, torch.Tensor] = {}
-        self.clips = torch.zeros(count)
-
-    def add(self, owner: torch.Tensor, features: torch.Tensor, attr_logits: Dict[str, torch.Tensor]) -> None:
-        """Add a batch of clip outputs; ``owner[i]`` is the tracklet of clip ``i``."""
-        features = features.detach().float().cpu()
-        if self.features is None:
-            fill = 0.0 if self.pooling == "avg" else float("-inf")
-            self.features = torch.full((self.count, features.shape[1]), fill)
-        if self.pooling == "avg":
-            self.features.index_add_(0, owner, features)
-        else:
-            self.features.scatter_reduce_(0, owner.unsqueeze(1).expand_as(features), features, reduce="amax")
-        for stream, logits in attr_logits.items():
-            total = self.logits.setdefault(stream, torch.zeros(self.count, logits.shape[1]))
-            total.index_add_(0, owner, logits.detach().float().cpu())
-        self.clips.index_add_(0, owner, torch.ones(len(owner)))
-
-    def result(self) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
-        """``(features [N, D], {stream: logits [N, K]})``; every tracklet must have had a clip."""
-        if self.features is None or bool((self.clips == 0).any()):
-            raise RuntimeError("some tracklets produced no clip")
-        per_clip = self.clips.unsqueeze(1)
-        features = self.features / per_clip if self.pooling == "avg" else self.features
-        return features, {stream: total / per_clip for stream, total in self.logits.items()}
 
 
 class TrackletEncoder:

@@ -1,13 +1,12 @@
 """A trained run as the figure tools need it: its config, data manager and model with its weights.
 
-The attention and ranked-results tools both start from "this config, this checkpoint"; loading
-them here keeps the checkpoint rules (latest by default, strict shape match) in one place.
+The attention and ranked-results tools both start from "this config, this checkpoint"; the checkpoint
+rules (latest by default, strict shape match) are :mod:`aitl_reid.run_folder`'s, shared with the
+trainer and inference.
 """
 from __future__ import annotations
 
-import glob
 import os
-import re
 from dataclasses import dataclass
 from typing import Dict, List, Sequence
 
@@ -15,9 +14,8 @@ import torch
 from yacs.config import CfgNode
 
 from ..data import VideoAttributeDataManager, build_datamanager
-from ..models import build_model_from_config, load_weights
-
-_EPOCH_SUFFIX = re.compile(r"model\.pth\.tar-(\d+)$")
+from ..models import build_model_from_config
+from ..run_folder import RunError, find_checkpoint, load_checkpoint, load_weights_into, metrics_path, model_weights
 
 
 @dataclass
@@ -31,39 +29,30 @@ class LoadedRun:
     weights: str  # the checkpoint path, or "random" for random weights
 
 
-def latest_checkpoint(save_dir: str) -> str:
-    """The highest-epoch ``model.pth.tar-<epoch>`` under ``<save_dir>/model`` (where training writes them)."""
-    found = []
-    for path in glob.glob(os.path.join(save_dir, "model", "model.pth.tar-*")):
-        match = _EPOCH_SUFFIX.search(path)
-        if match:
-            found.append((int(match.group(1)), path))
-    if not found:
-        raise FileNotFoundError(
-            f"no checkpoint model.pth.tar-<epoch> in {os.path.join(save_dir, 'model')}; train the config first "
-            "(tools/main.py), pass --checkpoint, or use --random-weights"
-        )
-    return max(found)[1]
+def default_checkpoint(save_dir: str) -> str:
+    """The run's latest checkpoint, or an error saying how to get one."""
+    try:
+        return find_checkpoint(save_dir, "latest")
+    except RunError as err:
+        raise RunError(f"{err} Train the config first (tools/main.py), pass --checkpoint, or use --random-weights") from None
 
 
 def load_run(cfg: CfgNode, checkpoint: str = "", random_weights: bool = False) -> LoadedRun:
     """Build the data manager and model of ``cfg`` and load ``checkpoint`` (default: the run's latest)."""
     if checkpoint and random_weights:
         raise ValueError("give either a checkpoint or random weights, not both")
-    weights = "random" if random_weights else (checkpoint or latest_checkpoint(cfg.data.save_dir))
+    weights = "random" if random_weights else (checkpoint or default_checkpoint(cfg.data.save_dir))
     datamanager = build_datamanager(cfg, use_gpu=cfg.use_gpu)
     model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema)
     if not random_weights:
-        report = load_weights(model, weights)
-        if report.missing or report.shape_mismatch:
-            raise ValueError(f"checkpoint {weights} does not fit the model of this config ({cfg.model.name}):\n{report}")
+        load_weights_into(model, model_weights(load_checkpoint(weights)), f"{weights} ({cfg.model.name} of this config)")
     device = torch.device("cuda" if cfg.use_gpu and torch.cuda.is_available() else "cpu")
     return LoadedRun(cfg, datamanager, model.to(device).eval(), device, weights)
 
 
 def metrics_csv(cfg: CfgNode) -> str:
     """Where the config's training run writes its per-epoch record (the engine's ``metrics.csv``)."""
-    return os.path.join(cfg.data.save_dir, "metrics.csv")
+    return metrics_path(cfg.data.save_dir)
 
 
 def target_name(run: LoadedRun, target: str = "") -> str:
