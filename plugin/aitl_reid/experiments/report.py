@@ -21,7 +21,7 @@ from ..schema import STREAM_GROUPS
 from .paired import contrasts, paired_table
 from .summary import RunResult, Stat, VariantSummary
 
-NOTES_MARKER = "<!-- Notes below this line are kept when tools/ablation.py (or benchmark_synthetic.py) rewrites this file. -->"
+NOTES_MARKER = "<!-- Notes below this line are kept when tools/benchmark_synthetic.py rewrites this file. -->"  # also tools/ablation.py; unchanged so old reports keep their notes
 DASH = "—"
 TABLE_HEADER = ("Variant", "R1 (%)", "mAP (%)", "Final-epoch DVDP", "Attribute acc. (%)")
 OUT = "OUT"  # stands for the folder of the file being written, in the paths that file quotes
