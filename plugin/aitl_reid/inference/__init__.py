@@ -7,7 +7,7 @@
     encoded = encoder.encode(read_tracklet_folders("my_tracklets"))
     predictions = predict_attributes(encoded.attr_logits, trained.schema, trained.attribute_form)
 
-The command line is ``tools/reid_tracklets.py``; ONNX export is ``tools/export_onnx.py``.
+The command line is ``aitl-reid-infer`` (:mod:`aitl_reid.infer`); ONNX export is ``aitl-reid-export`` (:mod:`aitl_reid.export`).
 """
 from .encoder import (AttributePredictions, EncodedTracklets, TorchForward, TrackletEncoder, TrackletPool,
                       predict_attributes)
