@@ -17,8 +17,9 @@ from __future__ import annotations
 import csv
 import itertools
 import os
+import shutil
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import cv2
 import numpy as np
@@ -175,3 +176,17 @@ def _no_weights_download(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     """No test downloads weights or reads the user's torch cache: an empty $TORCH_HOME, a mirror nobody serves."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch_home")))
     monkeypatch.setenv("AITL_REID_WEIGHTS_MIRROR", "http://127.0.0.1:1")
+
+
+@pytest.fixture(scope="session")
+def full_mars_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The full-scale MARS tree of the real metadata (``bench.mars_tree``: real ``.mat`` files and first-release
+    CSV, names rebuilt, one hard link per frame), built once for every test that needs it (about 12 s)."""
+    from bench.mars_tree import MARS_META, build_mars_tree
+
+    if not os.path.isdir(MARS_META):
+        pytest.skip(f"real MARS metadata not available at {MARS_META}")
+    root = tmp_path_factory.mktemp("full_mars")
+    build_mars_tree(root, Path(MARS_META))
+    yield root
+    shutil.rmtree(root)  # 1.19M directory entries: do not leave them for pytest's tmp retention

@@ -33,7 +33,8 @@ def _check_timing(timing):
 def test_quick_run_writes_a_report_and_well_formed_rows_for_every_benchmark(tmp_path):
     report, rows_json = tmp_path / "BENCH.md", tmp_path / "rows.json"
     committed = (ROOT / "BENCHMARKS.md").read_bytes()
-    result = _run(["-m", "bench.run", "--quick", "--output", str(report), "--json", str(rows_json)], tmp_path)
+    # one timed run per side: the test checks every benchmark runs and reports well-formed rows, not the figures
+    result = _run(["-m", "bench.run", "--quick", "--runs", "1", "--output", str(report), "--json", str(rows_json)], tmp_path)
     payload = json.loads(rows_json.read_text())
     rows = payload["rows"]
     assert {row["key"] for row in rows} == BENCHMARKS

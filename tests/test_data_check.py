@@ -19,7 +19,7 @@ import pytest
 from scipy.io import loadmat
 
 from aitl_reid.data.check import DUKE_PROTOCOL, check_duke, check_mars, main
-from bench.mars_tree import MARS_META, build_mars_tree
+from bench.mars_tree import MARS_META
 
 META = Path(MARS_META)
 needs_meta = pytest.mark.skipif(not META.is_dir(), reason=f"real MARS metadata not available at {META}")
@@ -29,13 +29,10 @@ MARS_INFO = "published: folder info/ of https://github.com/liangzheng06/MARS-eva
 ATTRIBUTES_PAGE = "http://irip.buaa.edu.cn/mars_duke_attributes/index.html"
 
 
-@pytest.fixture(scope="module")
-def mars_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Real .mat files and first-release CSV, names files rebuilt, one hard link per frame (about 12 s)."""
-    root = tmp_path_factory.mktemp("real_meta_mars")
-    build_mars_tree(root, META)
-    yield root
-    shutil.rmtree(root)  # 1.19M directory entries: do not leave them for pytest's tmp retention
+@pytest.fixture
+def mars_root(full_mars_root: Path) -> Path:
+    """The session's full-scale tree (conftest): tests that take pieces out put them back (:func:`moved_aside`)."""
+    return full_mars_root
 
 
 @contextlib.contextmanager

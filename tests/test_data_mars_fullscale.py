@@ -7,17 +7,14 @@ not asserted here, where the machine's load would decide it.
 """
 from __future__ import annotations
 
-import shutil
-import time
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from aitl_reid.data.dataset import count_annotated
 from aitl_reid.data.mars import MarsAttr
 from aitl_reid.data.transforms import ClipTransform
-from bench.mars_tree import MARS_META, build_mars_tree
+from bench.mars_tree import MARS_META
 from bench.memory import LIMIT_MB, measure_in_fresh_process
 
 META = Path(MARS_META)
@@ -26,16 +23,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not META.is_dir(), reason=f"real MARS metadata not available at {META}"),
 ]
-
-
-@pytest.fixture(scope="module")
-def full_mars_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("full_mars")
-    start = time.perf_counter()
-    build_mars_tree(root, META)
-    print(f"\nfull-scale MARS tree built in {time.perf_counter() - start:.1f} s")
-    yield root
-    shutil.rmtree(root)  # 1.19M directory entries: do not leave them for pytest's tmp retention
 
 
 def test_full_scale_mars_loads_published_protocol_with_every_csv_attribute(full_mars_root: Path) -> None:

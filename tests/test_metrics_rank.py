@@ -164,13 +164,15 @@ def test_cuda_tensors_give_the_cpu_result():
 
 
 @pytest.mark.slow
-def test_identical_to_torchreid_at_mars_size():
-    # MARS test split: 1980 queries, 9330 gallery tracklets (junk dropped), 6 cameras; ~15 s in torchreid
+def test_identical_to_torchreid_with_a_mars_size_gallery():
+    # MARS's gallery: 9330 tracklets (junk dropped), 6 cameras; a quarter of its 1980 queries, since
+    # torchreid's loop costs about 8 ms per query against it and each query is ranked on its own
     rng = np.random.default_rng(8)
-    q_pids, g_pids = rng.integers(1, 627, 1980), rng.integers(0, 627, 9330)
-    q_cams, g_cams = rng.integers(1, 7, 1980), rng.integers(1, 7, 9330)
+    num_queries = 495
+    q_pids, g_pids = rng.integers(1, 627, num_queries), rng.integers(0, 627, 9330)
+    q_cams, g_cams = rng.integers(1, 7, num_queries), rng.integers(1, 7, 9330)
     centers = rng.normal(size=(627, 32)).astype(np.float32)
-    q = centers[q_pids] + rng.normal(size=(1980, 32)).astype(np.float32)
+    q = centers[q_pids] + rng.normal(size=(num_queries, 32)).astype(np.float32)
     g = centers[g_pids] + rng.normal(size=(9330, 32)).astype(np.float32)
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     g /= np.linalg.norm(g, axis=1, keepdims=True)
