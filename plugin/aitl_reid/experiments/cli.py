@@ -22,9 +22,9 @@ import sys
 import tempfile
 from typing import List, Optional, Sequence, Tuple
 
-from ..launch import USAGE_EXIT, load_config, run_cli
+from ..launch import load_config, run_cli
 from ..registry import split_model_name
-from .ablation import AblationPlan, SweepFolderError
+from .ablation import AblationPlan
 from .benchmark import QUICK_OPTS, run_benchmark
 from .variants import Variant, all_variants, control_variants, select_variants, sweep, table1_variants
 
@@ -75,7 +75,8 @@ def chosen_variants(backbone: str, names: Sequence[str], sweep_args: Sequence[st
 
 def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentParser] = None,
          program: str = "tools/ablation.py") -> int:
-    """Parse, plan, train every run (resuming), write the report; status 2 on bad input, 1 when a run fails.
+    """Parse, plan, train every run (resuming), write the report; 1 when a run fails. Bad input (a config,
+    a variant name, a run folder of another command: ValueErrors) is left to :func:`run`, which gives status 2.
 
     ``program`` is how the report quotes the command that made it.
     """
@@ -103,9 +104,6 @@ def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentPar
     try:
         run_benchmark(plan, report, figure, command, make_synthetic=args.make_synthetic or args.quick,
                       reuse=not args.no_reuse, keep_checkpoints=args.keep_checkpoints)
-    except SweepFolderError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return USAGE_EXIT
     except RuntimeError as err:  # a training run failed; its console.txt says why
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -115,7 +113,6 @@ def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentPar
 def run(argv: Optional[List[str]] = None) -> int:
     """Entry point: bad input ends with its message and status 2, not a traceback."""
     return run_cli(main, argv)
-
 
 
 if __name__ == "__main__":
