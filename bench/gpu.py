@@ -1,18 +1,26 @@
 """GPU measurements (row 6): ``asta_resnet50`` at 256x128, 8 identities x 4 tracklets x T=4.
 
 Training steps in fp32, bf16 autocast, channels_last and both (frames/s, peak memory) and
-evaluation extraction (frames/s) with the same modes; fp32 is the reference of each row.
+evaluation extraction (frames/s) with the same modes; fp32 is the reference of each row. With
+``--before-plugin DIR`` also the engine's training step of this tree against the plugin in ``DIR``
+(host synchronisations per iteration by CUDA's sync debug mode, and time per iteration;
+:mod:`bench.step_syncs`), e.g. the code before the one-read step:
 
-    python -m bench.gpu --device cuda              # the measurement, about a minute on one GPU
+    git archive f1a33f0 plugin | tar -x -C bench/out/before   # bench/out/ is ignored by git
+    python -m bench.gpu --device cuda --before-plugin bench/out/before/plugin --json OUT/gpu.json
+    python -m bench.gpu --device cuda              # the precision and layout rows only, about a minute on one GPU
     python -m bench.gpu --device cpu --tiny        # smoke test of this script on a CPU
 
-``python -m bench.run`` adds these rows itself when CUDA is available.
+``python -m bench.run`` adds these rows itself when CUDA is available (the engine step's against
+``--before-rev``, extracted with git).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +28,11 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from bench import step_syncs
 from bench.rows import Row, console_table
 from bench.settings import Settings
 from bench.timing import Timing
-from bench.training import make_setup, random_batch, train_step
+from bench.training import ClipBatches, make_setup, train_step
 
 MODES: Dict[str, Tuple[Optional[torch.dtype], bool]] = {  # name -> (autocast dtype, channels_last)
     "fp32": (None, False),
@@ -35,15 +44,9 @@ REFERENCE_MODE = "fp32"
 
 
 @dataclass(frozen=True)
-class GpuConfig:
+class GpuConfig(ClipBatches):
     """Model, input size, batch layout and repetitions."""
 
-    model: str
-    height: int
-    width: int
-    ids: int
-    instances: int
-    seq_len: int
     steps: int
     warmup: int
     eval_clips: int
@@ -101,7 +104,7 @@ def _timed(fn, device: torch.device, warmup: int, runs: int) -> Timing:
 def measure_mode(config: GpuConfig, device: torch.device, dtype: Optional[torch.dtype],
                  channels_last: bool) -> ModeResult:
     """Training steps, then evaluation passes, of a fresh model in one precision/layout mode."""
-    batch = random_batch(config.ids, config.instances, config.seq_len, config.height, config.width)
+    batch = config.batch()
     setup = make_setup(config.model, batch, "unified", device=str(device), channels_last=channels_last)
     _reset_peak(device)
     train = _timed(lambda: train_step(setup, dtype), device, config.warmup, config.steps)
@@ -158,6 +161,11 @@ def _device_name(device: torch.device) -> str:
     return torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
 
 
+def engine_step_row(settings: Settings, device: str, before_plugin: str, before_label: str, tiny: bool) -> Row:
+    """The engine's training step on ``device``, this tree against the plugin in ``before_plugin``."""
+    return step_syncs.compare(settings, "tiny" if tiny else "gpu", device, before_plugin, before_label)
+
+
 def run(settings: Settings, note: str = "") -> List[Row]:
     """The GPU rows when CUDA is available, else one skipped row that says why."""
     if not torch.cuda.is_available():
@@ -165,7 +173,17 @@ def run(settings: Settings, note: str = "") -> List[Row]:
         reason += "; run `python -m bench.gpu --device cuda` on a GPU machine"
         return [Row("gpu", "GPU: asta_resnet50 256x128 training (fp32 / bf16 / channels_last) and extraction",
                     "-", "-", skipped=reason)]
-    return measure(TINY if settings.quick else FULL, torch.device("cuda"), settings.log)
+    rows = measure(TINY if settings.quick else FULL, torch.device("cuda"), settings.log)
+    rev = settings.before_rev or step_syncs.BEFORE_REV
+    reason = step_syncs.skip_reason(settings)
+    if not reason:
+        try:
+            return rows + [engine_step_row(settings, "cuda", step_syncs.revision_plugin(rev, settings.workdir), rev,
+                                           tiny=False)]
+        except (OSError, subprocess.CalledProcessError) as err:
+            reason = f"cannot extract plugin/ of git revision {rev} ({err}); use python -m bench.gpu --before-plugin DIR"
+    return rows + [Row("gpu", "GPU training step through AITLEngine, host synchronisations per iteration",
+                       "this tree", rev, skipped=reason)]
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -175,6 +193,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--json", default="", help="also write the rows as JSON to this path")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU intra-op threads (0 = torch's default); 1 is steadier on a shared CPU")
+    parser.add_argument("--before-plugin", default="",
+                        help="also compare the engine's training step of this tree with the plugin folder DIR "
+                             "(e.g. extracted from an earlier revision with git archive)")
+    parser.add_argument("--before-label", default="", help="what the row calls it (default: DIR as given)")
+    parser.add_argument("--runs", type=int, default=3, help="rounds of the engine-step comparison (one process a side)")
     args = parser.parse_args(argv)
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -184,6 +207,11 @@ def main(argv: Optional[List[str]] = None) -> int:
               file=sys.stderr)
         return 2
     rows = measure(TINY if args.tiny else FULL, device)
+    if args.before_plugin:
+        with tempfile.TemporaryDirectory(prefix="aitl_gpu_") as workdir:
+            settings = Settings(quick=args.tiny, runs=args.runs, workers=0, workdir=workdir)
+            rows.append(engine_step_row(settings, args.device, args.before_plugin,
+                                        args.before_label or args.before_plugin, args.tiny))
     print(console_table(rows))
     for row in rows:
         print(f"- {row.name} ({row.ours}): " + "; ".join(row.notes))

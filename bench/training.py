@@ -48,6 +48,22 @@ def random_batch(ids: int, instances: int, seq_len: int, height: int, width: int
     return clips, pids, attrs
 
 
+@dataclass(frozen=True)
+class ClipBatches:
+    """A model and the batches it trains on: P = ``ids`` identities x K = ``instances`` clips of T = ``seq_len``
+    frames at ``height`` x ``width`` (the GPU script's and the engine-step benchmark's sizes)."""
+
+    model: str
+    height: int
+    width: int
+    ids: int
+    instances: int
+    seq_len: int
+
+    def batch(self, seed: int = 0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return random_batch(self.ids, self.instances, self.seq_len, self.height, self.width, seed)
+
+
 def make_setup(model_name: str, batch: Tuple[torch.Tensor, torch.Tensor, torch.Tensor], loss: str,
                device: str = "cpu", channels_last: bool = False, **model_kwargs) -> TrainSetup:
     """``loss`` is ``"unified"`` (Eq. 4: CE + triplet + AITL + attribute BCE) or ``"softmax_triplet"``."""

@@ -1,5 +1,6 @@
 """torchrun with gloo on CPU (issue 12): two processes with batch B train like one process with batch 2B,
-evaluation sharded over processes gives the single-process results, and checkpoints move between both."""
+evaluation sharded over processes gives the results of one process evaluating the saved checkpoint, and
+checkpoints move between both."""
 import csv
 import os
 import re
@@ -9,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from aitl_reid.engine import load_checkpoint
 from aitl_reid.inference import load_trained
@@ -140,13 +140,15 @@ def results(log_text):
     return re.findall(r"^(mAP: .*|Rank-\d+ *: .*)$", log_text, flags=re.M)
 
 
-def test_evaluation_sharded_over_two_processes_gives_the_single_process_results(runs, data_root, tmp_path):
-    single, _, _ = runs
-    weights = str(single / "model" / "model.pth.tar-1")
-    outputs = []
-    for processes in (1, 2):
-        save_dir = tmp_path / f"eval{processes}"
-        launch(training_args(data_root, save_dir, "test.evaluate", "True", "model.load_weights", weights,
-                             "test.batch_size", "7"), processes=processes)
-        outputs.append(results((save_dir / "test.log").read_text()))
-    assert outputs[0] and outputs[0] == outputs[1]
+def test_two_processes_evaluate_at_the_end_of_training_the_checkpoint_rank_0_saves(data_root, tmp_path):
+    """Without train.sync_bn each process's batch-norm statistics follow its own batches. The evaluation at the end
+    of training, sharded over both processes (test batches of 7: shards end mid-batch, features gathered in order),
+    must still print what one process evaluating the saved checkpoint prints. Before every process took rank 0's
+    weights and buffers: mAP 22.0% against 22.1%, Rank-10 58.8% against 52.9%."""
+    trained, evaluated = tmp_path / "trained", tmp_path / "evaluated"
+    launch(training_args(data_root, trained, "train.batch_size", str(LOCAL_BATCH), "test.batch_size", "7", *COMPARED),
+           processes=2)
+    launch(training_args(data_root, evaluated, "test.evaluate", "True", "model.load_weights",
+                         str(trained / "model" / "model.pth.tar-1"), "test.batch_size", "7"))
+    expected = results((evaluated / "test.log").read_text())
+    assert expected and results((trained / "log.txt").read_text()) == expected

@@ -1,5 +1,8 @@
 """AITLEngine hooks without a dataset: NaN guard, atomic checkpoints, per-epoch CSV, clip pooling, lr schedule,
 no checkpoint for an epoch not trained, the checkpoints a run may prune, one fast graph per evaluation."""
+import contextlib
+import io
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -7,14 +10,16 @@ import pytest
 import torch
 from torch import nn
 
+from aitl_reid import distributed
 from aitl_reid.config import get_default_config
-from aitl_reid.schema import MARS_V2
+from aitl_reid.schema import MARS_V2, STREAM_GROUPS
 from aitl_reid.engine import (AITLEngine, CheckpointError, EpochLog, IterationCap, NonFiniteLossError,
                               atomic_torch_save, build_scheduler, load_checkpoint, resume)
 from aitl_reid.engine.diagnostics import EpochMeans
 from aitl_reid.inference import fast
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.models import ReIDOutput
+from bench.host_syncs import count_host_syncs
 
 
 class MeanModel(nn.Module):
@@ -30,12 +35,13 @@ class MeanModel(nn.Module):
         return ReIDOutput(logits=self.classifier(feature), features=feature, embedding=feature)
 
 
-def make_engine(tmp_path, criterion=None, loader=(), pooling="avg", test_loader=None, **options):
+def make_engine(tmp_path, criterion=None, loader=(), pooling="avg", test_loader=None, model=None, momentum=0.0,
+                **options):
     datamanager = SimpleNamespace(train_loader=list(loader), test_loader=test_loader or {}, targets=["toy"],
                                   sources=["toy"], attribute_schema=MARS_V2, target_schemas={"toy": MARS_V2},
                                   train_attrs=torch.zeros(4, 21, dtype=torch.long))
-    model = MeanModel()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    model = model or MeanModel()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=momentum)
     criterion = criterion or UnifiedLoss(MARS_V2, aitl_enabled=False, attribute_enabled=False)
     return AITLEngine(datamanager, model, optimizer, criterion, use_gpu=False, save_dir=str(tmp_path),
                       pooling_method=pooling, **options)
@@ -66,6 +72,75 @@ def test_nan_loss_stops_training_naming_term_and_iteration_and_leaves_weights_an
         engine.forward_backward(batch())
     assert torch.equal(engine.model.scale.detach(), weights)
     assert checkpoint.read_bytes() == before
+
+
+class AttributeModel(nn.Module):
+    """MeanModel with what ASTA adds for the engine: attribute logits and attention per stream (diagnostics)."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Linear(3, 8)
+        self.classifier = nn.Linear(8, 4)
+        self.attribute = nn.ModuleDict({s: nn.Linear(8, MARS_V2.total_classes(s)) for s in STREAM_GROUPS})
+        self.attend = nn.Linear(3, 1)
+
+    def forward(self, clips, full_output=False):
+        frames = clips.mean(dim=(3, 4))  # [B, T, 3]
+        feature = self.embed(frames.mean(1))
+        attention = torch.sigmoid(self.attend(frames))[..., None]  # [B, T, 1, 1]
+        return ReIDOutput(logits=self.classifier(feature), features=feature, embedding=feature,
+                          attr_logits={s: head(feature) for s, head in self.attribute.items()},
+                          attention={s: attention for s in self.attribute})
+
+
+def test_a_training_step_waits_for_the_device_once_with_the_values_read_only_where_printed(tmp_path):
+    """The full unified loss (CE, triplet, AITL per stream, attributes) and every diagnostic, over a 5-iteration
+    epoch printing every 2: one read per step (the engine's), none more at the end of the epoch; metrics.csv and the
+    progress lines still get every value."""
+    clips = {"img": torch.randn(6, 2, 3, 4, 2), "pid": torch.tensor([0, 0, 0, 1, 1, 1]),
+             "attrs": torch.tensor([[(row * (col + 1)) % k for col, k in enumerate(MARS_V2.num_classes)]
+                                    for row in range(6)])}  # 3 tracklets per identity, attributes varying within
+    engine = make_engine(tmp_path, criterion=UnifiedLoss(MARS_V2), loader=[clips] * 5, model=AttributeModel(),
+                         momentum=0.9)
+    engine.epoch, engine.max_epoch = 0, 1
+    with count_host_syncs() as syncs, contextlib.redirect_stdout(io.StringIO()) as printed:
+        engine.train(print_freq=2)
+    assert syncs.count == 5, syncs.events
+    assert {(operation, caller.rsplit(":", 1)[0]) for operation, caller in syncs.events} == {
+        ("Tensor.tolist", distributed.__file__)}  # distributed.summed_to_host, called by forward_backward
+    progress = [line for line in printed.getvalue().splitlines() if line.startswith("epoch: [1/1]")]
+    assert [line.split("\t")[0] for line in progress] == ["epoch: [1/1][2/5]", "epoch: [1/1][4/5]"]
+    assert "\tloss_aitl_id_relevant " in progress[0] and "\tacc " in progress[0]
+    row = EpochLog(str(tmp_path / "metrics.csv")).get(1)
+    assert {"loss", "loss_aitl_id_relevant", "attr_train_acc_id_irrelevant", "attn_alive_id_relevant",
+            "aitl_agreement_id_relevant", "acc"} <= set(row)
+
+
+class NaNAtCall(UnifiedLoss):
+    """A loss that trains (squared logits) and turns NaN at call ``nan_at`` (1-based)."""
+
+    def __init__(self, nan_at):
+        super().__init__(MARS_V2, aitl_enabled=False, attribute_enabled=False)
+        self.nan_at, self.calls = nan_at, 0
+
+    def forward(self, output, pids, attrs):
+        self.calls += 1
+        total = output.logits.square().mean() * (float("nan") if self.calls == self.nan_at else 1.0)
+        return total, {"loss_x": total.detach()}
+
+
+def test_a_nan_loss_at_iteration_k_stops_the_epoch_with_the_weights_after_iteration_k_minus_1(tmp_path):
+    criterion = NaNAtCall(nan_at=3)
+    engine = make_engine(tmp_path, criterion=criterion, loader=[batch()] * 5, momentum=0.9)
+    engine.epoch, engine.max_epoch = 0, 1
+    weights = []
+    engine.optimizer.register_step_post_hook(lambda *_: weights.append(engine.model.classifier.weight.detach().clone()))
+    with pytest.raises(NonFiniteLossError, match=r"'loss_x' is nan at epoch 1, iteration 3"), \
+            contextlib.redirect_stdout(io.StringIO()):
+        engine.train(print_freq=100)
+    assert len(weights) == 2 and not torch.equal(weights[0], weights[1])  # iterations 1 and 2 stepped, and moved
+    assert torch.equal(engine.model.classifier.weight, weights[1])
+    assert not (tmp_path / "metrics.csv").exists()
 
 
 def test_forward_backward_returns_each_term_and_updates_weights(tmp_path):
@@ -284,12 +359,22 @@ def test_unknown_scheduler_is_rejected():
         build_scheduler(cfg, torch.optim.SGD([nn.Parameter(torch.zeros(1))], lr=1.0))
 
 
+def epoch_means(prior, steps):
+    """EpochMeans after adding each step's values (as the engine does, tensors) and reading them back once."""
+    stats = EpochMeans(prior)
+    for values in steps:
+        stats.add({name: torch.tensor(value) for name, value in values.items()})
+    stats.take(stats.pending().tolist())
+    return stats
+
+
 def test_epoch_means_give_prior_losses_and_aitl_agreement_as_ratios_of_sums():
-    stats = EpochMeans({"id_irrelevant": 0.57, "id_relevant": 0.89})
-    stats.add({"loss_attr_id_irrelevant": 0.4, "aitl_agree_id_irrelevant": 3.0, "aitl_chance_id_irrelevant": 2.0,
-               "aitl_anchors_id_irrelevant": 4.0, "attr_train_acc_id_relevant": float("nan")})
-    stats.add({"loss_attr_id_irrelevant": 0.2, "aitl_agree_id_irrelevant": 5.0, "aitl_chance_id_irrelevant": 2.0,
-               "aitl_anchors_id_irrelevant": 6.0, "attr_train_acc_id_relevant": 0.5})
+    stats = epoch_means({"id_irrelevant": 0.57, "id_relevant": 0.89}, [
+        {"loss_attr_id_irrelevant": 0.4, "aitl_agree_id_irrelevant": 3.0, "aitl_chance_id_irrelevant": 2.0,
+         "aitl_anchors_id_irrelevant": 4.0, "attr_train_acc_id_relevant": float("nan")},
+        {"loss_attr_id_irrelevant": 0.2, "aitl_agree_id_irrelevant": 5.0, "aitl_chance_id_irrelevant": 2.0,
+         "aitl_anchors_id_irrelevant": 6.0, "attr_train_acc_id_relevant": 0.5},
+    ])
     means = stats.means()
     assert means["loss_attr_id_irrelevant"] == pytest.approx(0.3)
     assert means["prior_attr_id_irrelevant"] == 0.57 and "prior_attr_id_relevant" not in means  # no such loss logged
@@ -298,11 +383,18 @@ def test_epoch_means_give_prior_losses_and_aitl_agreement_as_ratios_of_sums():
     assert means["aitl_anchors_id_irrelevant"] == 10.0  # the epoch's count of informative anchors
     assert "aitl_agree_id_irrelevant" not in means
     assert means["attr_train_acc_id_relevant"] == 0.5  # a NaN batch (no label) is left out of the mean
+    assert stats.latest()["loss_attr_id_irrelevant"] == pytest.approx(0.2)
     stats.reset()
-    assert stats.means() == {}
+    assert stats.means() == {} and stats.up_to_date
+
+
+def test_epoch_means_take_a_name_first_seen_later_and_a_name_missing_from_a_step():
+    stats = epoch_means({}, [{"a": 1.0}, {"a": 3.0, "b": 10.0}, {"b": 20.0}])
+    assert stats.running() == {"a": 2.0, "b": 15.0}
+    assert stats.latest()["b"] == 20.0 and math.isnan(stats.latest()["a"])
 
 
 def test_epoch_without_informative_anchors_reports_no_agreement_rate():
-    stats = EpochMeans({})
-    stats.add({"aitl_agree_id_relevant": 0.0, "aitl_chance_id_relevant": 0.0, "aitl_anchors_id_relevant": 0.0})
+    stats = epoch_means({}, [{"aitl_agree_id_relevant": 0.0, "aitl_chance_id_relevant": 0.0,
+                              "aitl_anchors_id_relevant": 0.0}])
     assert stats.means() == {}

@@ -68,3 +68,16 @@ def test_wrong_shapes_and_streams_raise_clear_errors():
         attribute_loss({"colour": torch.zeros(2, 5)}, attrs, TINY)
     with pytest.raises(ValueError, match="at least one attribute stream"):
         attribute_loss({}, attrs, TINY)
+
+
+def test_a_groups_labels_are_a_view_where_its_columns_are_side_by_side_and_gathered_elsewhere():
+    from aitl_reid.losses.attribute import group_labels
+
+    attrs = torch.tensor([[0, 1, 1], [2, 0, 0]])
+    relevant = group_labels(attrs, TINY, "id_relevant")
+    assert torch.equal(relevant, attrs[:, [0, 1]]) and relevant.data_ptr() == attrs.data_ptr()  # a slice, no copy
+    assert group_labels(attrs, TINY, "id_irrelevant").tolist() == [[1], [0]]
+    apart = AttributeSchema("apart", ("color", "pose", "bag"), (3, 2, 2), ("id_relevant", "id_irrelevant", "id_relevant"),
+                            ("p", "c", "t"))
+    assert group_labels(attrs, apart, "id_relevant").tolist() == [[0, 1], [2, 0]]
+    assert group_labels(attrs, apart, "id_irrelevant").tolist() == [[1], [0]]

@@ -68,3 +68,44 @@ def test_module_matches_function():
     feats = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]])
     pids = torch.tensor([0, 0, 1, 1])
     assert BatchHardTripletLoss(0.5, "euclidean")(feats, pids) == batch_hard_triplet_loss(feats, pids, 0.5, "euclidean")
+
+
+def test_anchors_of_one_process_compute_only_their_rows_and_three_processes_make_the_whole_loss(monkeypatch):
+    """Under torchrun each process's anchors are its rows of the global batch: three processes' losses over rows 0-3,
+    4-7 and 8-11 of 12, each from a 4 x 12 block of distances, average to the loss of the whole batch, gradient
+    included."""
+    from aitl_reid.losses import triplet
+
+    gen = torch.Generator().manual_seed(2)
+    pids = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    feats = torch.randn(12, 6, generator=gen, dtype=torch.float64)
+    shapes, distance = [], triplet.pairwise_distance
+
+    def recorded(*args, **kwargs):
+        dist = distance(*args, **kwargs)
+        shapes.append(tuple(dist.shape))
+        return dist
+
+    monkeypatch.setattr(triplet, "pairwise_distance", recorded)
+    for kind in ("cosine", "euclidean"):
+        blocks_in, whole_in = feats.clone().requires_grad_(), feats.clone().requires_grad_()
+        shapes.clear()
+        blocks = sum(batch_hard_triplet_loss(blocks_in, pids, 0.3, kind, anchors=slice(a, a + 4)) for a in (0, 4, 8)) / 3
+        assert shapes == [(4, 12)] * 3
+        whole = batch_hard_triplet_loss(whole_in, pids, 0.3, kind)
+        blocks.backward()
+        whole.backward()
+        assert whole.item() > 0 and blocks.item() == pytest.approx(whole.item(), abs=1e-12)
+        assert torch.allclose(blocks_in.grad, whole_in.grad, atol=1e-12)
+
+
+def test_distance_rows_are_the_rows_of_the_square_with_zero_to_themselves():
+    from aitl_reid.losses import pairwise_distance
+
+    feats = torch.randn(7, 5, dtype=torch.float64)
+    for kind in ("cosine", "euclidean"):
+        square = pairwise_distance(feats, kind)
+        assert torch.allclose(pairwise_distance(feats, kind, slice(2, 5)), square[2:5], atol=1e-12)
+        assert torch.equal(pairwise_distance(feats, kind, slice(2, 5))[[0, 1, 2], [2, 3, 4]], torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(ValueError, match="consecutive rows"):
+        pairwise_distance(feats, "cosine", slice(0, 6, 2))

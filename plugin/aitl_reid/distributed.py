@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List
 
 import torch
 import torch.distributed as dist
+import torch.distributed.nn.functional as dist_nn
 
 TORCHRUN_VARIABLES = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
 
@@ -41,6 +42,18 @@ def is_main_process() -> bool:
 
 def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", 0))
+
+
+def backend() -> str:
+    """The process group's backend ("nccl", "gloo", ...), "" in a single process."""
+    return str(dist.get_backend()) if is_distributed() else ""
+
+
+def uses_nccl() -> bool:
+    """Whether the processes talk through NCCL (GPUs). Then torch's own differentiable all-gather and SyncBatchNorm
+    (CUDA kernels) serve; with gloo (CPUs), where torch offers neither, this plugin's serve (``all_gather_with_grad``,
+    :mod:`aitl_reid.models.sync_batchnorm`)."""
+    return backend() == "nccl"
 
 
 @contextlib.contextmanager
@@ -88,14 +101,17 @@ def all_gather_objects(obj: Any) -> List[Any]:
 
 
 def all_gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
-    """Every rank's ``tensor`` (same shape on all ranks) stacked along dim 0, gradients flowing back to each owner.
+    """Every rank's ``tensor`` (same shape on all ranks) stacked along dim 0, gradients flowing back to each owner:
+    the gradient each rank receives for its own rows is the sum over ranks of the gradients of their losses, as one
+    process computing the global batch would get.
 
-    Written as a sum of zero-padded copies so that it needs only ``all_reduce``, which every backend
-    (gloo included) differentiates: the gradient each rank receives for its own rows is the sum over
-    ranks of the gradients of their losses, as one process computing the global batch would get.
+    Under NCCL, torch's differentiable ``all_gather`` (one gather of ``processes x`` the tensor). Elsewhere (gloo,
+    whose all-gather torch does not differentiate), a sum of zero-padded copies, which needs only ``all_reduce``.
     """
     if not is_distributed():
         return tensor
+    if uses_nccl():
+        return torch.cat(dist_nn.all_gather(tensor.contiguous()))
     size, me = world_size(), rank()
     padded = tensor.new_zeros((size,) + tuple(tensor.shape))
     padded = padded.index_copy(0, torch.tensor([me], device=tensor.device), tensor.unsqueeze(0))
@@ -136,7 +152,7 @@ def all_gather_tensor(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def mean_over_processes(values: Dict[str, float]) -> Dict[str, float]:
-    """Each number averaged over ranks, in one collective (the loss terms and diagnostics of a step, for the log)."""
+    """Each number averaged over ranks, in one collective (a count of the epoch, for the log)."""
     if not is_distributed() or not values:
         return values
     names = sorted(values)
@@ -145,10 +161,21 @@ def mean_over_processes(values: Dict[str, float]) -> Dict[str, float]:
     return {name: float(total) / world_size() for name, total in zip(names, tensor.tolist())}
 
 
-def any_process(flag: bool) -> bool:
-    """True on every rank when ``flag`` is True on any: a rank that must stop (a NaN loss) stops them all, no hang."""
+def summed_to_host(tensor: torch.Tensor) -> List[float]:
+    """The sum over ranks of a 1-D ``tensor`` (this rank's alone in one process), read by the host: one collective
+    and one device-to-host transfer, the one place where a training step waits for the device."""
+    if is_distributed():
+        tensor = tensor.to(_collective_device())
+        dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def broadcast_state(module: torch.nn.Module) -> None:
+    """Every parameter and buffer of ``module`` replaced by rank 0's (nothing in one process): what rank 0 holds is
+    what its checkpoint saves. Without ``train.sync_bn`` each process's batch norm statistics follow its own batches,
+    so this makes every process evaluate the saved model."""
     if not is_distributed():
-        return flag
-    tensor = torch.tensor([1 if flag else 0], device=_collective_device())
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return bool(tensor.item())
+        return
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)

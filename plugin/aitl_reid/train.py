@@ -152,7 +152,9 @@ def run(cfg: CfgNode, start: ResumePoint = None) -> int:
               "without any download, run the synthetic demo: make demo", file=sys.stderr)
         return USAGE_EXIT
 
-    model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema)
+    from_file = start is not None or bool(cfg.model.load_weights)  # ImageNet weights would only be overwritten
+    model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema,
+                                    pretrained=cfg.model.pretrained and not from_file)
     if init_attribute_bias(cfg, model, datamanager):
         print("Attribute classifier biases start at the training label prior (model.asta.attribute_prior_bias)")
     if cfg.train.sync_bn and processes > 1:

@@ -1,18 +1,28 @@
 """The AITL engine: torchreid's ``Engine`` loop with the unified loss (Eq. 4) in its hooks.
 
-torchreid's ``run`` / ``train`` / ``test`` drive training and evaluation; this subclass fills the
-hooks: ``forward_backward`` (unified loss, mixed precision, gradient clipping, a guard against
-non-finite losses), ``parse_data_for_train`` / ``parse_data_for_eval`` / ``extract_features``
-(video clips ``[B, T, C, H, W]`` with attributes), and ``_evaluate``, which hands the work to
+torchreid's ``run`` and ``test`` drive training and evaluation; this subclass fills the hooks:
+``forward_backward`` (unified loss, mixed precision, gradient clipping, a guard against non-finite
+losses), ``parse_data_for_train`` / ``parse_data_for_eval`` / ``extract_features`` (video clips
+``[B, T, C, H, W]`` with attributes), and ``_evaluate``, which hands the work to
 :mod:`aitl_reid.evaluation` and records the results: in the training run's ``metrics.csv`` row, or, when only
 evaluating, in a file of their own. Device placement happens in ``_to_device`` only.
+
+An epoch is torchreid's loop with the same progress lines, except that a training step waits for the
+device once: loss terms, diagnostics and their epoch sums stay on the device, and one transfer per step
+brings back whether every term is finite, together with the logged values on the iterations that print
+a line (``train.print_freq``) and on the last one. Reading the flag before the optimizer step, rather than
+skipping steps on the device and reading later, keeps the guarantee that a non-finite loss stops
+training before any weight changes, whatever the optimizer (a masked step would still move Adam's
+moments, momentum and weight decay).
 """
 from __future__ import annotations
 
 import contextlib
+import datetime
 import math
 import os
 import sys
+import time
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
@@ -199,36 +209,43 @@ class AITLEngine(_torchreid.engine.Engine):
         clips = self._clips_on_device(data, "transform_tr")
         return clips, self._to_device(data["pid"]), self._to_device(data["attrs"])
 
-    def forward_backward(self, data: dict) -> Dict[str, float]:
+    def forward_backward(self, data: dict, read_values: bool = True) -> Dict[str, float]:
+        """One optimisation step, with one read from the device (summed over processes under torchrun, so that all
+        stop together): after the backward pass and before the optimizer step, whether every loss term is finite
+        and, when ``read_values``, the logged values with their epoch sums. Returns this step's logged values (the
+        global batch's) when ``read_values``, else nothing."""
         self.bad_frames.extend(path for paths in data.get(BAD_FRAMES_KEY, ()) for path in paths.splitlines())
         imgs, pids, attrs = self.parse_data_for_train(data)
         with self._autocast():
             total, terms, output = self.training_step(imgs, pids, attrs)
-        self._check_finite(total, terms)
+        checked = {**terms, "loss": total.detach()}
+        not_finite = ~torch.isfinite(torch.stack([value.float() for value in checked.values()])).all()
+        shown = {**checked, "acc": (output.logits.argmax(1) == pids).float().mean() * 100.0}
+        schema = self.datamanager.attribute_schema
+        self.epoch_means.add({**shown, **batch_diagnostics(output, pids, attrs, schema, self.criterion)})
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(total).backward()
         if self.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        read = [not_finite.double().reshape(1)] + ([self.epoch_means.pending()] if read_values else [])
+        numbers = distributed.summed_to_host(torch.cat(read))
+        if numbers[0]:
+            self._stop(checked)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.global_step += 1
+        if not read_values:
+            return {}
+        self.epoch_means.take(numbers[1:])
+        latest = self.epoch_means.latest()
+        return {name: latest[name] for name in shown}
 
-        summary = {name: float(value) for name, value in terms.items()}
-        summary["loss"] = float(total.detach())
-        summary["acc"] = float((output.logits.argmax(1) == pids).float().mean()) * 100.0
-        diagnostics = batch_diagnostics(output, pids, attrs, self.datamanager.attribute_schema, self.criterion)
-        logged = distributed.mean_over_processes({**summary, **diagnostics})  # the global batch's values
-        self.epoch_means.add(logged)
-        return {name: logged[name] for name in summary}
-
-    def _check_finite(self, total: torch.Tensor, terms: Dict[str, torch.Tensor]) -> None:
-        """Stop before the step on a NaN or infinite term, on every process at once (no rank left waiting)."""
-        values = {**terms, "loss": total}
-        bad = [name for name, value in values.items() if not torch.isfinite(value).all()]
-        if not distributed.any_process(bool(bad)):
-            return
-        what = f"loss term '{bad[0]}' is {float(values[bad[0]])}" if bad else "a loss term of another process is not finite"
+    def _stop(self, checked: Dict[str, torch.Tensor]) -> None:
+        """Raise :class:`NonFiniteLossError` naming this process's first non-finite term (every process stops at the
+        same step: the flag was summed over processes)."""
+        bad = [name for name, value in checked.items() if not bool(torch.isfinite(value).all())]
+        what = f"loss term '{bad[0]}' is {float(checked[bad[0]])}" if bad else "a loss term of another process is not finite"
         raise NonFiniteLossError(
             f"{what} at epoch {self.epoch + 1}, iteration {getattr(self, 'batch_idx', 0) + 1}; training stopped "
             f"before this step changed the weights, and the checkpoints in '{self.save_dir}' are intact. Lower "
@@ -265,14 +282,19 @@ class AITLEngine(_torchreid.engine.Engine):
         return epoch
 
     def train(self, print_freq: int = 10, fixbase_epoch: int = 0, open_layers=None) -> None:
-        """One epoch of torchreid's loop, then the epoch's mean terms go to ``metrics.csv`` and, when due and no
+        """One epoch (see the module docstring), then the epoch's mean terms go to ``metrics.csv`` and, when due and no
         evaluation follows (``run`` saves after evaluating), a checkpoint is written."""
         sampler = getattr(self.datamanager.train_loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(self.epoch)
         self.epoch_means.reset()
         self.bad_frames = []
-        super().train(print_freq=print_freq, fixbase_epoch=fixbase_epoch, open_layers=open_layers)
+        self.set_model_mode("train")
+        self.two_stepped_transfer_learning(self.epoch, fixbase_epoch, open_layers)
+        self._train_iterations(print_freq)
+        self.update_lr()
+        if not self.epoch_means.up_to_date:  # the loader gave fewer batches than its length said
+            self.epoch_means.take(distributed.summed_to_host(self.epoch_means.pending()))
         means = self.epoch_means.means()
         means["lr"] = self.get_current_lr()
         skipped = round(distributed.mean_over_processes({"n": len(self.bad_frames)})["n"] * distributed.world_size())
@@ -289,6 +311,36 @@ class AITLEngine(_torchreid.engine.Engine):
         if self.checkpoints.due(self.epoch + 1) and not self._evaluated_epoch(self.epoch + 1):
             self.save_model(self.epoch, math.nan, self.save_dir)
 
+    def _train_iterations(self, print_freq: int) -> None:
+        """torchreid's iteration loop; the logged values are read only with the steps that print a line and the last."""
+        batch_time, data_time = _torchreid.utils.AverageMeter(), _torchreid.utils.AverageMeter()
+        self.num_batches = len(self.train_loader)
+        end = time.time()
+        for self.batch_idx, data in enumerate(self.train_loader):
+            data_time.update(time.time() - end)
+            printed = (self.batch_idx + 1) % print_freq == 0
+            shown = self.forward_backward(data, read_values=printed or self.batch_idx + 1 == self.num_batches)
+            batch_time.update(time.time() - end)
+            if printed:
+                self._print_progress(shown, batch_time, data_time)
+            end = time.time()
+
+    def _print_progress(self, shown: Dict[str, float], batch_time, data_time) -> None:
+        """torchreid's progress line (each term: this step's value, then the epoch's mean so far) and its tensorboard
+        scalars, on the optimizer-step axis."""
+        running = self.epoch_means.running()
+        remaining = self.num_batches - (self.batch_idx + 1) + (self.max_epoch - (self.epoch + 1)) * self.num_batches
+        eta = datetime.timedelta(seconds=int(batch_time.avg * remaining))
+        terms = "\t".join(f"{name} {value:.4f} ({running[name]:.4f})" for name, value in shown.items())
+        print(f"epoch: [{self.epoch + 1}/{self.max_epoch}][{self.batch_idx + 1}/{self.num_batches}]\t"
+              f"time {batch_time.val:.3f} ({batch_time.avg:.3f})\tdata {data_time.val:.3f} ({data_time.avg:.3f})\t"
+              f"eta {eta}\t{terms}\tlr {self.get_current_lr():.6f}")
+        if self.writer is not None:
+            scalars = {"time": batch_time.avg, "data": data_time.avg, **{name: running[name] for name in shown},
+                       "lr": self.get_current_lr()}
+            for name, value in scalars.items():
+                self.writer.add_scalar(f"Train/{name}", value)
+
     def two_stepped_transfer_learning(self, epoch: int, fixbase_epoch: int, open_layers, model=None) -> None:
         """torchreid's fixbase schedule, except that parameters the model froze itself stay frozen: torchreid opens
         every layer at every epoch after the fixbase ones, which made BNNeck's bias trainable again (and, under
@@ -299,7 +351,10 @@ class AITLEngine(_torchreid.engine.Engine):
 
     def test(self, *args, **kwargs) -> float:
         """torchreid's evaluation of every target with one clip forward (a fast graph is traced once, from the
-        current weights), drawing no random number the training will see."""
+        current weights), drawing no random number the training will see. Under torchrun every process first takes
+        rank 0's weights and buffers, the checkpoint's, so the sharded evaluation is that of the saved model (without
+        ``train.sync_bn``, each process's batch-norm statistics follow its own batches)."""
+        distributed.broadcast_state(self.model)
         with isolated_rng():
             self._eval_forward = self._clip_forward()
             try:

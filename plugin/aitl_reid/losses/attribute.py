@@ -31,6 +31,20 @@ def check_form(form: str) -> str:
     return form
 
 
+def group_labels(attrs: torch.Tensor, schema: AttributeSchema, group: str) -> torch.Tensor:
+    """The columns of ``attrs`` ``[B, len(schema.names)]`` that belong to ``group``, ``[B, len(schema.indices(group))]``.
+
+    Every released schema keeps a group's attributes side by side, and then this is a slice (a view). Indexing a GPU
+    tensor with a Python list would first copy the list to the device and wait for that copy; other schemas'
+    columns are gathered with an index sent without waiting.
+    """
+    cols = schema.indices(group)
+    start = cols[0] if cols else 0
+    if cols == list(range(start, start + len(cols))):
+        return attrs[:, start:start + len(cols)]
+    return attrs.index_select(1, torch.tensor(cols).to(attrs.device, non_blocking=True))
+
+
 def _bce(logits: torch.Tensor, attrs: torch.Tensor, schema: AttributeSchema, stream: str) -> torch.Tensor:
     targets, mask = schema.one_hot(attrs, stream)
     mask = mask.to(logits)

@@ -12,6 +12,22 @@ from torch import nn
 from .distances import at_least_float32
 
 
+def check_identity_labels(pids: torch.Tensor, num_classes: int) -> None:
+    """Raise a ValueError unless every label lies in ``[0, num_classes)``, without reading the labels on the host
+    first: an asynchronous assertion, which a CPU checks at once and a GPU on the device (reported at the next
+    synchronisation, as an out-of-range target of the cross-entropy kernel itself would be), so that a training
+    step does not wait for the device just to look at its labels."""
+    if not pids.numel():
+        return
+    try:
+        torch._assert_async(((pids >= 0) & (pids < num_classes)).all(), "identity label out of range")
+    except RuntimeError:
+        raise ValueError(
+            f"identity labels must lie in [0, {num_classes - 1}] (the classifier has {num_classes} outputs), "
+            f"got range [{int(pids.min())}, {int(pids.max())}]; were the training pids relabelled?"
+        ) from None
+
+
 def cross_entropy_label_smooth(logits: torch.Tensor, pids: torch.Tensor, epsilon: float = 0.1) -> torch.Tensor:
     """Mean over the batch of the cross-entropy between ``logits [B, C]`` and smoothed one-hot ``pids``."""
     if logits.dim() != 2:
@@ -20,12 +36,7 @@ def cross_entropy_label_smooth(logits: torch.Tensor, pids: torch.Tensor, epsilon
         raise ValueError(f"pids must be 1-D with {logits.shape[0]} entries, got shape {tuple(pids.shape)}")
     if not 0.0 <= epsilon < 1.0:
         raise ValueError(f"label smoothing epsilon must be in [0, 1), got {epsilon}")
-    num_classes = logits.shape[1]
-    if pids.numel() and (int(pids.min()) < 0 or int(pids.max()) >= num_classes):
-        raise ValueError(
-            f"identity labels must lie in [0, {num_classes - 1}] (the classifier has {num_classes} outputs), "
-            f"got range [{int(pids.min())}, {int(pids.max())}]; were the training pids relabelled?"
-        )
+    check_identity_labels(pids, logits.shape[1])
     with torch.autocast(device_type=logits.device.type, enabled=False):
         return F.cross_entropy(at_least_float32(logits), pids.long(), label_smoothing=epsilon)
 

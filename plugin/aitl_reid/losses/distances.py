@@ -7,7 +7,7 @@ compare). Float64 inputs stay float64.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -35,41 +35,57 @@ def check_batch(features: torch.Tensor, pids: torch.Tensor, name: str = "feature
         raise ValueError(f"pids must be an integer tensor, got {pids.dtype}")
 
 
-def cosine_distance(x: torch.Tensor) -> torch.Tensor:
-    """``1 - cos(x_i, x_j)`` for all rows ``[N, N]``, in [0, 2], exactly 0 on the diagonal."""
+def cosine_distance(x: torch.Tensor, rows: Optional[slice] = None) -> torch.Tensor:
+    """``1 - cos(x_i, x_j)`` from the rows ``x[rows]`` (all by default) to all rows, ``[R, N]``, in [0, 2], exactly 0
+    from a row to itself."""
     with torch.autocast(device_type=x.device.type, enabled=False):
         unit = F.normalize(at_least_float32(x), dim=1, eps=_NORM_EPS)
-        dist = (1.0 - unit @ unit.t()).clamp(0.0, 2.0)
-    return _zero_diagonal(dist)
+        dist = (1.0 - _rows(unit, rows) @ unit.t()).clamp(0.0, 2.0)
+    return _zero_self(dist, rows)
 
 
-def euclidean_distance(x: torch.Tensor) -> torch.Tensor:
-    """``||x_i - x_j||`` for all rows ``[N, N]``, exactly 0 on the diagonal, finite gradient."""
+def euclidean_distance(x: torch.Tensor, rows: Optional[slice] = None) -> torch.Tensor:
+    """``||x_i - x_j||`` from the rows ``x[rows]`` (all by default) to all rows, ``[R, N]``, exactly 0 from a row to
+    itself, finite gradient."""
     with torch.autocast(device_type=x.device.type, enabled=False):
         x = at_least_float32(x)
         sq = x.pow(2).sum(1, keepdim=True)
-        dist = (sq + sq.t() - 2.0 * (x @ x.t())).clamp(min=_SQ_EPS).sqrt()
-    return _zero_diagonal(dist)
+        dist = (_rows(sq, rows) + sq.t() - 2.0 * (_rows(x, rows) @ x.t())).clamp(min=_SQ_EPS).sqrt()
+    return _zero_self(dist, rows)
 
 
-def pairwise_distance(x: torch.Tensor, kind: str = "cosine") -> torch.Tensor:
-    """``[N, N]`` distance matrix (float32 or float64) between the rows of ``x`` ("cosine" or "euclidean")."""
+def pairwise_distance(x: torch.Tensor, kind: str = "cosine", rows: Optional[slice] = None) -> torch.Tensor:
+    """Distances ("cosine" or "euclidean", float32 or float64) from the rows ``x[rows]`` to every row of ``x``:
+    ``[N, N]`` by default, ``[R, N]`` for a slice of R consecutive rows (the anchors of one process under torchrun,
+    computed without the rest of the square)."""
     if x.dim() != 2:
         raise ValueError(f"expected a 2-D [N, D] tensor, got shape {tuple(x.shape)}")
+    if rows is not None and rows.indices(x.shape[0])[2] != 1:
+        raise ValueError(f"rows must be a slice of consecutive rows, got {rows}")
     if check_distance(kind) == "cosine":
-        return cosine_distance(x)
-    return euclidean_distance(x)
+        return cosine_distance(x, rows)
+    return euclidean_distance(x, rows)
 
 
-def same_identity_mask(pids: torch.Tensor) -> torch.Tensor:
-    """Boolean ``[N, N]``: True where rows i and j share an identity (the diagonal included)."""
-    return pids.unsqueeze(0) == pids.unsqueeze(1)
+def same_identity_mask(pids: torch.Tensor, rows: Optional[slice] = None) -> torch.Tensor:
+    """Boolean ``[R, N]`` (``[N, N]`` by default): True where row i of ``rows`` and row j share an identity (a row
+    and itself included)."""
+    return _rows(pids, rows).unsqueeze(1) == pids.unsqueeze(0)
 
 
-def _zero_diagonal(dist: torch.Tensor) -> torch.Tensor:
-    """Set d(i, i) to exactly 0 so an anchor compared with itself never wins or loses by rounding."""
-    eye = torch.eye(dist.shape[0], dtype=torch.bool, device=dist.device)
-    return dist.masked_fill(eye, 0.0)
+def _rows(x: torch.Tensor, rows: Optional[slice]) -> torch.Tensor:
+    return x if rows is None else x[rows]
+
+
+def _zero_self(dist: torch.Tensor, rows: Optional[slice]) -> torch.Tensor:
+    """Set the distance from each row to itself to exactly 0, so an anchor compared with itself never wins or loses by
+    rounding (``dist`` holds the rows ``rows`` of the square, all by default)."""
+    count, total = dist.shape
+    itself = torch.eye(count, total, dtype=torch.bool, device=dist.device)
+    start = 0 if rows is None else rows.indices(total)[0]
+    if start:
+        itself = itself.roll(start, 1)  # row i's own column is start + i < total: nothing wraps around
+    return dist.masked_fill(itself, 0.0)
 
 
 def at_least_float32(x: torch.Tensor) -> torch.Tensor:

@@ -54,13 +54,14 @@ def true_attribute_distance(labels: torch.Tensor) -> torch.Tensor:
 
 def selection_agreement(
     selection_dist: torch.Tensor, true_dist: torch.Tensor, pids: torch.Tensor, include_anchor: bool = False
-) -> Tuple[float, float, float]:
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(agree, chance, anchors)``: how often the far positive chosen by ``selection_dist`` is truly farthest.
 
     An anchor counts when its candidates (as in :func:`select_far_near`) are not all equally far by
     ``true_dist``. It agrees when its chosen far positive is among the candidates at the largest
     true distance; a uniformly random choice would agree with probability (those candidates /
-    all candidates), summed into ``chance``.
+    all candidates), summed into ``chance``. The three counts are 0-dim tensors on the device, which a
+    training step sums over the epoch without reading them.
     """
     far, _, _ = select_far_near(selection_dist, pids, include_anchor)
     _, candidates = candidate_masks(pids, include_anchor)
@@ -71,7 +72,7 @@ def selection_agreement(
     informative = candidates.any(1) & (top > low).squeeze(1)
     agree = farthest.gather(1, far.unsqueeze(1)).squeeze(1) & informative
     chance = farthest.sum(1).double() / candidates.sum(1).clamp(min=1).double()
-    return float(agree.sum()), float(chance[informative].sum()), float(informative.sum())
+    return agree.sum(), torch.where(informative, chance, 0.0).sum(), informative.sum()
 
 
 def intra_identity_triplet(

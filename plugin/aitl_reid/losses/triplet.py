@@ -21,14 +21,15 @@ def batch_hard_triplet_loss(
 
     The positives include the anchor itself (distance 0), as in torchreid. A batch holding a
     single identity has no negatives: the loss is then 0 (still attached to the graph), not NaN.
-    ``anchors`` picks the rows that are anchors (all by default); every row is a candidate. Under
-    torchrun, ``features`` is the global batch and the anchors are this process's rows, so the
-    hardest negative may come from another process, as in one process holding the global batch.
+    ``anchors`` picks the consecutive rows that are anchors (all by default); every row is a
+    candidate, and only the anchors' rows of the distance matrix are computed. Under torchrun,
+    ``features`` is the global batch and the anchors are this process's rows, so the hardest
+    negative may come from another process, as in one process holding the global batch, at the
+    cost of an ``N x (processes * N)`` block rather than the whole square.
     """
     check_batch(features, pids)
-    rows = anchors if anchors is not None else slice(None)
-    dist = pairwise_distance(features, distance)[rows]
-    same = same_identity_mask(pids)[rows]
+    dist = pairwise_distance(features, distance, anchors)
+    same = same_identity_mask(pids, anchors)
     hardest_pos = dist.masked_fill(~same, float("-inf")).max(1).values
     hardest_neg = dist.masked_fill(same, float("inf")).min(1).values
     has_neg = (~same).any(1)

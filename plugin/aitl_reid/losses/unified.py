@@ -19,7 +19,7 @@ from torch import nn
 from .. import distributed
 from ..schema import STREAM_GROUPS, AttributeSchema
 from ..models.outputs import ReIDOutput
-from .attribute import DEFAULT_ATTRIBUTE_LOSS, attribute_loss_per_stream, check_form
+from .attribute import DEFAULT_ATTRIBUTE_LOSS, attribute_loss_per_stream, check_form, group_labels
 from .cross_entropy import cross_entropy_label_smooth
 from .distances import at_least_float32, check_batch, check_distance, pairwise_distance
 from .intra_identity import dvdp, intra_identity_triplet, itl_loss, selection_agreement, true_attribute_distance
@@ -165,10 +165,10 @@ class UnifiedLoss(nn.Module):
         """
         if self.aitl_selection == "annotated":
             assert attrs is not None  # checked by _aitl_streams
-            return true_attribute_distance(attrs[:, self.schema.indices(stream)]).to(output.features.device)
+            return true_attribute_distance(group_labels(attrs, self.schema, stream)).to(output.features.device)
         vectors = self._attribute_vector(output.attr_logits[stream].detach(), stream)
         if self.aitl_selection == "shuffled":
-            vectors = vectors[torch.randperm(vectors.shape[0]).to(vectors.device)]
+            vectors = vectors[torch.randperm(vectors.shape[0]).to(vectors.device, non_blocking=True)]
         return pairwise_distance(vectors, self.aitl_distance)
 
     def _attribute_vector(self, logits: torch.Tensor, stream: str) -> torch.Tensor:
@@ -185,17 +185,19 @@ class UnifiedLoss(nn.Module):
         return torch.cat([x[:, block].softmax(1) for _, block in self.schema.blocks(stream)], 1)
 
     @torch.no_grad()
-    def selection_diagnostics(self, output: ReIDOutput, pids: torch.Tensor, attrs: torch.Tensor) -> Dict[str, float]:
+    def selection_diagnostics(self, output: ReIDOutput, pids: torch.Tensor, attrs: torch.Tensor
+                              ) -> Dict[str, torch.Tensor]:
         """Does AITL pick, by predicted attributes, the positive the TRUE attributes would pick as farthest?
 
         Per stream: ``aitl_agree_<s>`` anchors whose chosen far positive is among the truly farthest,
         ``aitl_chance_<s>`` the expected count for a random choice, ``aitl_anchors_<s>`` the anchors
-        whose candidates are not all equally far in true attributes (see :func:`selection_agreement`).
+        whose candidates are not all equally far in true attributes (see :func:`selection_agreement`), each a
+        0-dim tensor on the device.
         """
-        out: Dict[str, float] = {}
+        out: Dict[str, torch.Tensor] = {}
         for stream, logits in output.attr_logits.items():
             predicted = pairwise_distance(self._attribute_vector(logits.detach(), stream), self.aitl_distance)
-            true = true_attribute_distance(attrs[:, self.schema.indices(stream)])
+            true = true_attribute_distance(group_labels(attrs, self.schema, stream))
             agree, chance, anchors = selection_agreement(predicted, true, pids, self.include_anchor)
             out.update({f"aitl_agree_{stream}": agree, f"aitl_chance_{stream}": chance, f"aitl_anchors_{stream}": anchors})
         return out

@@ -6,6 +6,8 @@ builds for any torchreid backbone with ``featuremaps()`` (e.g. ``asta_se_resnet5
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from torch import nn
 from yacs.config import CfgNode
 
@@ -20,12 +22,17 @@ def build_model(name: str, num_classes: int, loss: str = "softmax", pretrained: 
     return model_entrypoint(name)(num_classes, loss=loss, pretrained=pretrained, **kwargs)
 
 
-def build_model_from_config(cfg: CfgNode, num_classes: int, schema: AttributeSchema) -> nn.Module:
-    """Build ``cfg.model.name`` with ``cfg.model.pretrained*``, ``cfg.data.height/width`` and ``cfg.model.asta.*``."""
+def build_model_from_config(cfg: CfgNode, num_classes: int, schema: AttributeSchema,
+                            pretrained: Optional[bool] = None) -> nn.Module:
+    """Build ``cfg.model.name`` with ``cfg.model.pretrained*``, ``cfg.data.height/width`` and ``cfg.model.asta.*``.
+
+    ``pretrained`` overrides ``cfg.model.pretrained``: False where the weights come from a file anyway (a resumed
+    checkpoint, ``model.load_weights``), so that ImageNet weights are not fetched only to be overwritten.
+    """
     family, _ = split_model_name(cfg.model.name)
     asta = cfg.model.asta
     kwargs = dict(
-        pretrained=cfg.model.pretrained,
+        pretrained=cfg.model.pretrained if pretrained is None else pretrained,
         pretrained_path=cfg.model.pretrained_path,
         height=cfg.data.height,
         width=cfg.data.width,

@@ -1,7 +1,8 @@
 """Batch norm over the global batch under torchrun (``train.sync_bn``), on GPUs and on CPUs alike.
 
-torch's ``SyncBatchNorm`` refuses CPU tensors (and DistributedDataParallel refuses it on CPU
-modules), so a gloo run (tests, CPU clusters) could not use it. :class:`SyncBatchNorm` computes the
+Under NCCL (GPUs), :func:`convert_sync_batchnorm` uses torch's ``SyncBatchNorm``, whose CUDA kernels
+exchange the statistics. torch's refuses CPU tensors (and DistributedDataParallel refuses it on CPU
+modules), so for gloo (tests, CPU clusters) this module has its own: :class:`SyncBatchNorm` computes the
 statistics from per-process means and centred sums of squares (in float32), exchanged by one
 differentiable collective per layer, on any device, which gives the same forward and gradients as one process normalising the
 whole global batch.
@@ -56,8 +57,16 @@ class SyncBatchNorm(nn.modules.batchnorm._BatchNorm):
 
 
 def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
-    """``module`` with every batch norm layer replaced by :class:`SyncBatchNorm`, parameters and statistics kept
-    (the same Parameter objects, so an optimizer built before still holds them)."""
+    """``module`` with every batch norm layer synchronised over processes, parameters and statistics kept (the same
+    Parameter objects, so an optimizer built before still holds them): torch's ``SyncBatchNorm`` under NCCL, this
+    module's :class:`SyncBatchNorm` otherwise (gloo, or before any process group)."""
+    if distributed.uses_nccl():
+        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
+    return _convert_to_own(module)
+
+
+def _convert_to_own(module: nn.Module) -> nn.Module:
+    """:func:`convert_sync_batchnorm` with this module's :class:`SyncBatchNorm`."""
     if isinstance(module, nn.modules.batchnorm._BatchNorm) and not isinstance(module, SyncBatchNorm):
         synced = SyncBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                                module.track_running_stats)
@@ -69,5 +78,5 @@ def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
         synced.train(module.training)
         return synced
     for name, child in module.named_children():
-        module.add_module(name, convert_sync_batchnorm(child))
+        module.add_module(name, _convert_to_own(child))
     return module
