@@ -109,3 +109,15 @@ def test_a_clip_transform_keeps_its_uint8_preparation_when_passed_as_a_clip_tran
     assert prepared.erase.shape == (4,)
     _, torchreid_test = _torchreid.data.transforms.build_transforms(16, 8, transforms=None)
     assert as_clip_transform(torchreid_test).prepare(uniform_clip((51, 204))).clip.dtype == torch.float32
+
+
+def test_normalisation_stats_are_copied_to_a_device_once_and_not_sent_to_workers():
+    import pickle
+
+    transform = ClipTransform(8, 4)
+    clips = torch.zeros(2, 3, 8, 4, dtype=torch.uint8)
+    first = transform.finish(clips)
+    mean, std = transform._stats(clips.device)
+    assert transform._stats(clips.device)[0] is mean  # the same tensor: no copy per batch
+    assert torch.equal(transform.finish(clips), first)
+    assert pickle.loads(pickle.dumps(transform))._stats_on == {}

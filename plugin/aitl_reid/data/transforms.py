@@ -143,6 +143,7 @@ class ClipTransform:
         self.erase = ERASE in names
         self.mean = torch.tensor(norm_mean, dtype=torch.float32).view(-1, 1, 1)
         self.std = torch.tensor(norm_std, dtype=torch.float32).view(-1, 1, 1)
+        self._stats_on: Dict[torch.device, Tuple[torch.Tensor, torch.Tensor]] = {}
 
     def prepare(self, frames: Frames) -> PreparedClip:
         """uint8 frames ``[C, h, w]`` (or a ``[T, C, h, w]`` tensor) -> resized, augmented uint8 clip and erase box."""
@@ -157,7 +158,8 @@ class ClipTransform:
         with box ``[4]``, or a batch ``[B, T, C, H, W]`` (any leading dims) with boxes ``[B, 4]``."""
         if clips.dtype != torch.uint8:
             raise TypeError(f"ClipTransform.finish takes uint8 clips (as prepare leaves them), got {clips.dtype}")
-        out = clips.to(torch.float32).div_(255.0).sub_(self.mean.to(clips.device)).div_(self.std.to(clips.device))
+        mean, std = self._stats(clips.device)
+        out = clips.to(torch.float32).div_(255.0).sub_(mean).div_(std)
         if erase is None:
             return out
         if erase.dim() == 1:
@@ -165,6 +167,16 @@ class ClipTransform:
         for index, box in enumerate(erase.tolist()):
             erase_in_place(out[index], box)
         return out
+
+    def _stats(self, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Mean and std on ``device``, copied there once: a copy from host memory per batch makes the host wait."""
+        if device not in self._stats_on:
+            self._stats_on[device] = (self.mean.to(device), self.std.to(device))
+        return self._stats_on[device]
+
+    def __getstate__(self) -> Dict[str, object]:
+        """Loader workers get the transform without the device copies (a CUDA tensor must not be pickled to them)."""
+        return {**self.__dict__, "_stats_on": {}}
 
     def __call__(self, frames: Frames) -> torch.Tensor:
         """uint8 frames ``[C, h, w]`` (or a ``[T, C, h, w]`` tensor) -> float clip ``[T, C, H, W]``."""

@@ -43,7 +43,8 @@ def load_run(cfg: CfgNode, checkpoint: str = "", random_weights: bool = False) -
         raise ValueError("give either a checkpoint or random weights, not both")
     weights = "random" if random_weights else (checkpoint or default_checkpoint(cfg.data.save_dir))
     datamanager = build_datamanager(cfg, use_gpu=cfg.use_gpu)
-    model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema)
+    model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema,
+                                    pretrained=cfg.model.pretrained and random_weights)  # a checkpoint has every weight
     if not random_weights:
         load_weights_into(model, model_weights(load_checkpoint(weights)), f"{weights} ({cfg.model.name} of this config)")
     device = torch.device("cuda" if cfg.use_gpu and torch.cuda.is_available() else "cpu")
