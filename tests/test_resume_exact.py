@@ -14,7 +14,7 @@ from aitl_reid.engine import list_checkpoints, load_checkpoint
 from synthetic_trees import tiny_synthetic_tree
 
 REPO = Path(__file__).resolve().parents[1]
-MAX_EPOCH = 4
+MAX_EPOCH = 3  # evaluation after epoch 2, the kill in epoch 3 after its checkpoint
 KILL_AT = f"epoch: [{MAX_EPOCH}/{MAX_EPOCH}][2/"  # torchreid's progress line after the 2nd iteration of the last epoch
 
 pytestmark = pytest.mark.slow
@@ -70,7 +70,10 @@ def runs(request, data_root, tmp_path_factory):
     sampler = request.param
     reference, again, killed = (tmp_path_factory.mktemp(name) for name in ("reference", "again", "killed"))
     run_to_end(data_root, reference, sampler)
-    run_to_end(data_root, again, sampler)
+    if sampler == SAMPLERS[0]:  # repeatability is checked once; the resume, with both samplers
+        run_to_end(data_root, again, sampler)
+    else:
+        again = None
     run_and_kill(data_root, killed, sampler)
     killed_state = {"checkpoints": sorted(list_checkpoints(str(killed))), "rows": read_rows(killed)}
     run_to_end(data_root, killed, sampler)  # the requeued job: the very same command
@@ -108,6 +111,8 @@ def test_resumed_run_writes_the_same_metrics_csv_without_a_duplicated_row(runs):
 
 def test_two_runs_with_the_same_seed_in_deterministic_mode_are_identical(runs):
     reference, again, _, _ = runs
+    if again is None:
+        pytest.skip(f"checked with {SAMPLERS[0]} only")
     assert (again / "metrics.csv").read_text() == (reference / "metrics.csv").read_text()
     expected, repeated = final_weights(reference), final_weights(again)
     assert all(torch.equal(expected[name], repeated[name]) for name in expected)
