@@ -35,7 +35,7 @@ from aitl_reid.models import build_model
 from .rows import Row, format_seconds
 from .settings import Settings
 from .synthetic_data import synthetic_config, synthetic_root
-from .timing import interleaved_many, median_ratio
+from .timing import Timing, interleaved_many, median_ratio
 
 MODEL = "asta_resnet18"
 SPLITS = ("query", "gallery")
@@ -107,12 +107,13 @@ def run(settings: Settings) -> List[Row]:
     released_loaders = tracklet_loaders(cfg, datamanager.transform_te, settings.workers)
     cpu = torch.device("cpu")
     trained = TrainedModel(cfg, datamanager.attribute_schema, model, cpu, "random weights")
-    onnx_path = os.path.join(settings.workdir, "extraction.onnx")
-    export_onnx(trained, onnx_path)
     forwards: Dict[str, ClipForward] = {
-        "fast": FrozenForward(model), "bf16": FrozenForward(model, bf16=True),
-        "onnx": OnnxForward(onnx_path, threads=torch.get_num_threads()), "exact": TorchForward(model, cpu),
+        "fast": FrozenForward(model), "bf16": FrozenForward(model, bf16=True), "exact": TorchForward(model, cpu),
     }
+    if not settings.quick:  # the export alone outlasts the rest of a quick run; tests/test_inference_cli.py checks ONNX
+        onnx_path = os.path.join(settings.workdir, "extraction.onnx")
+        export_onnx(trained, onnx_path)
+        forwards["onnx"] = OnnxForward(onnx_path, threads=torch.get_num_threads())
     encoders = {name: TrackletEncoder(trained, forward, batch_size=ENCODER_BATCH, workers=settings.workers,
                                       progress=False) for name, forward in forwards.items()}
     inputs = encoder_inputs(datamanager)
@@ -167,8 +168,15 @@ def run(settings: Settings) -> List[Row]:
             timings["bf16"], timings["released"], goal=2.0, **common,
             notes=[f"features: max |difference| from released {diff['bf16']:.1e}, "
                    f"{diff['bf16'] / scale:.1e} of the largest feature value (stated tolerance {BF16_RELATIVE_TOLERANCE:g})"]),
-        Row("extraction", f"ONNX Runtime vs PyTorch on CPU, extraction, {setting}",
-            "aitl_reid.inference, ONNX Runtime (exported graph, same threads)", "aitl_reid.inference, backend exact (PyTorch)",
-            timings["onnx"], timings["exact"], **common,
-            notes=[f"features: max |difference| ONNX {diff['onnx']:.1e}, exact {diff['exact']:.1e} from released"]),
+        onnx_row(setting, timings, diff, common),
     ]
+
+
+def onnx_row(setting: str, timings: Dict[str, Timing], diff: Dict[str, float], common: Dict[str, object]) -> Row:
+    """ONNX Runtime against exact PyTorch through the same encoder; skipped in quick mode (no export)."""
+    name = f"ONNX Runtime vs PyTorch on CPU, extraction, {setting}"
+    ours, reference = "aitl_reid.inference, ONNX Runtime (exported graph, same threads)", "aitl_reid.inference, backend exact (PyTorch)"
+    if "onnx" not in timings:
+        return Row("extraction", name, ours, reference, skipped="not run in quick mode: the ONNX export takes longer than the rest")
+    return Row("extraction", name, ours, reference, timings["onnx"], timings["exact"], **common,
+               notes=[f"features: max |difference| ONNX {diff['onnx']:.1e}, exact {diff['exact']:.1e} from released"])
