@@ -17,7 +17,7 @@ import torch
 
 from aitl_reid.config import get_default_config
 from aitl_reid.engine.checkpoint import save_checkpoint
-from aitl_reid.inference.run_files import run_config_text, save_run_config
+from aitl_reid.run_folder import run_config_text, save_run_config
 from aitl_reid.models import build_model_from_config
 from aitl_reid.schema import get_schema
 

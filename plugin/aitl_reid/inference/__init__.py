@@ -13,7 +13,7 @@ from .encoder import (AttributePredictions, EncodedTracklets, TorchForward, Trac
                       predict_attributes)
 from .inputs import InputError, Tracklet, crop_video_tracks, read_input, read_mot_tracks, read_tracklet_folders
 from .report import Ranking, rank_gallery
-from .run_files import RunError, TrainedModel, find_checkpoint, load_trained, save_run_config
+from ..run_folder import RunError, TrainedModel, find_checkpoint, load_trained, save_run_config
 
 __all__ = [
     "AttributePredictions", "EncodedTracklets", "TorchForward", "TrackletEncoder", "TrackletPool",

@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 
 from .encoder import ClipForward, ClipOutputs, FlatOutputs, TorchForward, output_streams
-from .run_files import TrainedModel
+from ..run_folder import TrainedModel
 
 BACKENDS = ("exact", "fast", "bf16")
 BF16_RELATIVE_TOLERANCE = 2e-2

@@ -23,7 +23,7 @@ from typing import Dict, List
 import torch
 
 from .encoder import ClipOutputs, FlatOutputs, TorchForward, output_streams
-from .run_files import TrainedModel
+from ..run_folder import TrainedModel
 
 INPUT = "clips"
 FEATURE = "feature"
