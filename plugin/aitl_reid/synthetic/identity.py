@@ -146,9 +146,6 @@ def sample_identity(rng: np.random.Generator) -> Identity:
     return Identity(labels, look_for(labels, rng))
 
 
-_CARRIED_LOOK = {"handbag": "handbag"}  # label of a carried item -> the Look field drawing it
-
-
 def sample_carried(rng: np.random.Generator) -> Tuple[Tuple[str, int], ...]:
     """The carried items one tracklet draws afresh (``CARRY_CHANGE``), as ``(label, class)`` pairs."""
     out = []
@@ -159,5 +156,5 @@ def sample_carried(rng: np.random.Generator) -> Tuple[Tuple[str, int], ...]:
 
 
 def with_carried(look: Look, carried: Sequence[Tuple[str, int]]) -> Look:
-    """The identity's look with the tracklet's own carried items."""
-    return replace(look, **{_CARRIED_LOOK[name]: value == 1 for name, value in carried})
+    """The identity's look with the tracklet's own carried items (each label names the Look field that draws it)."""
+    return replace(look, **{name: value == 1 for name, value in carried})

@@ -86,7 +86,7 @@ P_SKIRT_FEMALE = 0.33  # btype 0 among females (real: 2249 / 6771); never for ma
 # is drawn afresh from its prior instead of taken from the identity. In the second MARS release the hand
 # bag is the one identity-relevant attribute that changes within identities (within-identity ratio 0.17,
 # `python -m aitl_reid.data.attribute_variation`); a fresh draw with chance c gives the ratio c(2 - c).
-CARRY_CHANGE: Dict[str, float] = {"handbag": 0.089}
+CARRY_CHANGE: Dict[str, float] = {"handbag": 0.089}  # keys: labels that are also the Look field drawing the item
 
 # Priors of the identity-irrelevant labels: mostly clean, walking tracklets, as in MARS.
 ACTION_PRIOR = (0.52, 0.12, 0.1, 0.16, 0.1)
