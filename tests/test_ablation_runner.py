@@ -12,11 +12,16 @@ from aitl_reid.config import get_default_config, merge_from_list
 from aitl_reid.engine.epoch_log import EpochLog
 from aitl_reid.experiments import AblationPlan, read_run_result
 from aitl_reid.experiments.ablation import RUN_RECORD, SweepFolderError, train_once
-from aitl_reid.experiments.cli import chosen_variants, main
+from aitl_reid.experiments.cli import chosen_variants, config_setting, main
 from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
+from aitl_reid.launch import load_config
 from aitl_reid.experiments.variants import all_variants, control_variants, table1_variants
 
 COUNTER = "import pathlib, sys; p = pathlib.Path(sys.argv[-2]); p.write_text(str(int(p.read_text() or 0) + 1) if p.exists() else '1'); sys.exit(int(sys.argv[-1]))"
+
+
+def SETTING(key, variant_overrides):
+    return config_setting(load_config("configs/synthetic_ablation.yaml", list(variant_overrides)), key)
 
 
 def overrides(variant) -> dict:
@@ -39,13 +44,29 @@ def test_every_variant_is_a_valid_config():
 
 
 def test_variants_by_name_group_and_sweep():
-    assert [v.slug for v in chosen_variants("resnet18", ["baseline", "controls"], [])] == [
+    assert [v.slug for v in chosen_variants("resnet18", ["baseline", "controls"], [], SETTING)] == [
         "baseline", "asta_attribute_losses_off", "asta_attention_not_fused", "asta_aitl_oracle", "asta_aitl_placebo"]
-    swept = chosen_variants("resnet18", ["baseline_asta_aitl"], ["loss.attribute.weight", "0", "0.3"])
-    assert [v.slug for v in swept] == ["baseline_asta_aitl_loss.attribute.weight-0", "baseline_asta_aitl_loss.attribute.weight-0.3"]
+    swept = chosen_variants("resnet18", ["baseline_asta_aitl"], ["loss.attribute.weight", "0.0", "0.3", "1.0"], SETTING)
+    # 1.0 is the full model's own weight: that point is the plain variant, so its runs are shared with it
+    assert [v.slug for v in swept] == ["baseline_asta_aitl_loss.attribute.weight-0.0",
+                                       "baseline_asta_aitl_loss.attribute.weight-0.3", "baseline_asta_aitl"]
     assert overrides(swept[1])["loss.attribute.weight"] == "0.3"
+    assert swept[2] == table1_variants()[-1]
     with pytest.raises(ValueError, match="unknown variant.*'nope'.*known: baseline"):
-        chosen_variants("resnet18", ["nope"], [])
+        chosen_variants("resnet18", ["nope"], [], SETTING)
+
+
+def test_a_sweep_value_of_the_wrong_type_fails_before_any_run(tmp_path):
+    with pytest.raises(ValueError, match="1.0 rather than 1"):
+        main(["--config-file", "configs/synthetic_ablation.yaml", "--variants", "baseline_asta_aitl",
+              "--sweep", "loss.attribute.weight", "0.3", "1", "--output", str(tmp_path)])
+    assert not list(tmp_path.iterdir())
+
+
+def test_swept_variants_are_compared_with_the_variant_they_sweep():
+    labels = ["Baseline + ASTA + AITL", "Baseline + ASTA + AITL [loss.aitl.weight=0.3]", "ASTA + AITL placebo"]
+    assert contrasts(labels) == [("Baseline + ASTA + AITL [loss.aitl.weight=0.3]", "Baseline + ASTA + AITL"),
+                                 ("Baseline + ASTA + AITL", "ASTA + AITL placebo")]
 
 
 def test_commands_resume_and_run_under_torchrun_when_asked(tmp_path):

@@ -3,9 +3,11 @@
     python tools/ablation.py --config-file configs/asta_aitl_mars.yaml --seeds 1 2 3 --output log/ablation_mars
     python tools/ablation.py --config-file CONFIG --variants table1 --seeds 1 2 3 4 5 --output DIR
     python tools/ablation.py --config-file CONFIG --variants baseline_asta_aitl \\
-        --sweep loss.attribute.weight 0 0.1 0.3 1 --output DIR        # the trade-off of one weight
+        --sweep loss.attribute.weight 0.0 0.1 0.3 1.0 --output DIR    # the trade-off of one weight
     python tools/ablation.py --config-file CONFIG --nproc-per-node 4 --output DIR   # each run under torchrun
 
+``--sweep`` values have the key's type (``1.0``, not ``1``, for a float key); a value the variant already
+has is the variant itself (its runs are shared), and every swept row is compared with it.
 ``--variants`` takes variant names (``--list-variants`` prints them) or the groups ``table1`` and
 ``controls``; all of them by default. Every run is a training run folder under ``DIR/runs/<variant>/seed<N>``
 started with ``model.resume auto``: run the same command again after an interruption and finished runs
@@ -20,13 +22,13 @@ import os
 import shlex
 import sys
 import tempfile
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 from ..launch import load_config, run_cli
 from ..registry import split_model_name
 from .ablation import AblationPlan
 from .benchmark import QUICK_OPTS, run_benchmark
-from .variants import Variant, all_variants, control_variants, select_variants, sweep, table1_variants
+from .variants import Variant, all_variants, control_variants, select_variants, sweep_from_own_setting, table1_variants
 
 GROUPS = {"table1": table1_variants, "controls": control_variants}
 
@@ -41,7 +43,7 @@ def build_parser(description: str = __doc__, default_config: str = "", default_v
     parser.add_argument("--list-variants", action="store_true", help="print the variant names and exit")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="training seeds per variant (default 1 2 3)")
     parser.add_argument("--sweep", nargs="+", default=[], metavar=("KEY", "VALUE"),
-                        help="run each variant once per VALUE of config KEY, e.g. loss.attribute.weight 0 0.1 0.3 1")
+                        help="run each variant once per VALUE of config KEY, e.g. loss.attribute.weight 0.0 0.1 0.3 1.0")
     parser.add_argument("--output", default="", help="folder of the runs and the report (default: the config's data.save_dir)")
     parser.add_argument("--report", default="", help="report path (default: OUTPUT/RESULTS.md)")
     parser.add_argument("--figure", default="", help="curves PNG path (default: OUTPUT/results_dvdp_map.png)")
@@ -55,8 +57,10 @@ def build_parser(description: str = __doc__, default_config: str = "", default_v
     return parser
 
 
-def chosen_variants(backbone: str, names: Sequence[str], sweep_args: Sequence[str]) -> Tuple[Variant, ...]:
-    """The variants the names and groups pick (all when none), expanded over ``--sweep`` values."""
+def chosen_variants(backbone: str, names: Sequence[str], sweep_args: Sequence[str],
+                    setting: Callable[[str, Sequence[str]], object]) -> Tuple[Variant, ...]:
+    """The variants the names and groups pick (all when none), expanded over ``--sweep`` values;
+    ``setting(key, overrides)`` is the config value of ``key`` under a variant's overrides."""
     everything = all_variants(backbone)
     if not names:
         variants = everything
@@ -68,9 +72,17 @@ def chosen_variants(backbone: str, names: Sequence[str], sweep_args: Sequence[st
         variants = tuple(picked)
     if sweep_args:
         if len(sweep_args) < 2:
-            raise ValueError("--sweep needs a config key and at least one value, e.g. --sweep loss.attribute.weight 0 0.3 1")
-        variants = sweep(variants, sweep_args[0], sweep_args[1:])
+            raise ValueError("--sweep needs a config key and at least one value, e.g. --sweep loss.attribute.weight 0.0 0.3 1.0")
+        key = sweep_args[0]
+        variants = sweep_from_own_setting(variants, key, sweep_args[1:], lambda overrides: setting(key, overrides))
     return variants
+
+
+def config_setting(cfg: object, key: str) -> object:
+    """The value of dotted ``key`` in a loaded config (the loader has already rejected unknown keys)."""
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
+    return cfg
 
 
 def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentParser] = None,
@@ -95,7 +107,8 @@ def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentPar
     cfg = load_config(args.config_file, shared)  # a bad config or override fails here, before any training
     out_dir = out_dir or cfg.data.save_dir
     _, backbone = split_model_name(cfg.model.name)
-    variants = chosen_variants(backbone, args.variants, args.sweep)
+    variants = chosen_variants(backbone, args.variants, args.sweep,
+                               lambda key, overrides: config_setting(load_config(args.config_file, [*shared, *overrides]), key))
     plan = AblationPlan(args.config_file, tuple(shared), variants, tuple(seeds), os.path.join(out_dir, "runs"),
                         args.nproc_per_node)
     report = args.report or os.path.join(out_dir, "RESULTS.md")

@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 from scipy import stats
 
 from .summary import RunResult
+from .variants import unswept_label
 
 # Percentage points for rates, raw for the DVDP distance.
 METRICS: Tuple[Tuple[str, str, float], ...] = (("mAP", "mAP", 100.0), ("rank1", "R1", 100.0), ("dvdp", "DVDP", 1.0))
@@ -74,8 +75,10 @@ def paired_difference(results: Sequence[RunResult], variant: str, against: str, 
 
 
 def contrasts(labels: Sequence[str], reference: str = "Baseline") -> List[Tuple[str, str]]:
-    """Every variant against ``reference``, then the key contrasts among the labels present."""
+    """Every variant against ``reference``, each swept variant against the variant it sweeps, then the key
+    contrasts among the labels present."""
     pairs = [(label, reference) for label in labels if label != reference and reference in labels]
+    pairs += [(label, unswept_label(label)) for label in labels if unswept_label(label) != label and unswept_label(label) in labels]
     pairs += [pair for pair in KEY_CONTRASTS if pair[0] in labels and pair[1] in labels and pair not in pairs]
     return pairs
 

@@ -14,7 +14,7 @@ predicted attribute vectors shuffled among the batch's tracklets (placebo).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Dict, Sequence, Tuple
+from typing import Callable, Dict, Sequence, Tuple
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,26 @@ def sweep(variants: Sequence[Variant], key: str, values: Sequence[str]) -> Tuple
         replace(v, label=f"{v.label} [{key}={value}]", overrides=v.overrides + (key, str(value)))
         for v in variants for value in values
     )
+
+
+def sweep_from_own_setting(
+    variants: Sequence[Variant], key: str, values: Sequence[str], setting: Callable[[Sequence[str]], object]
+) -> Tuple[Variant, ...]:
+    """:func:`sweep`, but a value the variant already has (``setting(overrides)``, the resolved config value
+    of ``key``) is the variant itself: its runs are shared with it, and the swept rows are compared with it."""
+    chosen = []
+    for variant in variants:
+        own = setting(variant.overrides)
+        for swept in sweep((variant,), key, values):
+            pick = variant if setting(swept.overrides) == own else swept
+            if pick not in chosen:
+                chosen.append(pick)
+    return tuple(chosen)
+
+
+def unswept_label(label: str) -> str:
+    """The variant a swept label comes from: 'X [key=value]' -> 'X' (a plain label is returned as is)."""
+    return label.split(" [", 1)[0]
 
 
 TABLE1_VARIANTS: Tuple[Variant, ...] = table1_variants()
