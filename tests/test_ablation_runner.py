@@ -99,9 +99,9 @@ def test_a_folder_with_files_but_no_record_is_refused(tmp_path):
         train_once([sys.executable, "-c", "pass", "--config-file", "c.yaml"], str(tmp_path / "run"))
 
 
-def _result(tmp_path, label, seed, mAP):
+def _result(tmp_path, label, seed, mAP, **diagnostics):
     log = EpochLog(str(tmp_path / f"{label}-{seed}.csv"))
-    log.update(1, {"mAP": mAP, "rank1": mAP, "dvdp": 0.1})
+    log.update(1, {"mAP": mAP, "rank1": mAP, "dvdp": 0.1, **diagnostics})
     return read_run_result(label, seed, str(tmp_path / f"{label}-{seed}.csv"))
 
 
@@ -113,6 +113,16 @@ def test_paired_differences_use_same_seed_pairs_with_a_t_interval(tmp_path):
     assert d.half_width == pytest.approx(4.302653 * 0.01 / math.sqrt(3), rel=1e-5)  # t(0.975, 2) * sd / sqrt(n)
     table = paired_table(results, contrasts(["Baseline", "Baseline + ASTA + AITL"]))
     assert "| Baseline + ASTA + AITL | Baseline | 3 | +2.00 [-0.48, +4.48] |" in table
+    assert table.splitlines()[-1].endswith("| +0.0000 [+0.0000, +0.0000] | — |")  # the baseline has no attribute F1
+
+
+def test_the_attribute_f1_is_paired_beside_map(tmp_path):
+    swept = "Baseline + ASTA + AITL [loss.attribute.weight=0.1]"
+    results = [_result(tmp_path, "Baseline + ASTA + AITL", s, 0.5, attr_f1=f) for s, f in ((1, 0.50), (2, 0.52))]
+    results += [_result(tmp_path, swept, s, 0.6, attr_f1=f) for s, f in ((1, 0.40), (2, 0.44))]
+    row = paired_table(results, contrasts(["Baseline + ASTA + AITL", swept])).splitlines()[-1]
+    assert row.startswith(f"| {swept} | Baseline + ASTA + AITL | 2 | +10.00 ")
+    assert row.endswith("| -9.00 [-21.71, +3.71] |")  # t(0.975, 1) * sd(-0.10, -0.08) / sqrt(2) = 12.71 points
 
 
 def test_list_variants_and_a_bad_variant_name(capsys):

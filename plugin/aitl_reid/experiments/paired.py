@@ -17,8 +17,11 @@ from scipy import stats
 from .summary import RunResult
 from .variants import unswept_label
 
-# Percentage points for rates, raw for the DVDP distance.
-METRICS: Tuple[Tuple[str, str, float], ...] = (("mAP", "mAP", 100.0), ("rank1", "R1", 100.0), ("dvdp", "DVDP", 1.0))
+# Percentage points for rates, raw for the DVDP distance; the test attribute macro-F1 beside mAP shows
+# what a setting trades (a dash where either variant has no attribute streams).
+# (column, title, scale, decimals)
+METRICS: Tuple[Tuple[str, str, float, int], ...] = (
+    ("mAP", "mAP", 100.0, 2), ("rank1", "R1", 100.0, 2), ("dvdp", "DVDP", 1.0, 4), ("attr_f1", "attr. macro-F1", 100.0, 2))
 CONFIDENCE = 0.95
 # Contrasts the controls exist for (issue 20), reported when both variants ran: (variant, against).
 KEY_CONTRASTS: Tuple[Tuple[str, str], ...] = (
@@ -83,21 +86,21 @@ def contrasts(labels: Sequence[str], reference: str = "Baseline") -> List[Tuple[
     return pairs
 
 
-def _cell(difference: PairedDifference, scale: float) -> str:
+def _cell(difference: PairedDifference, scale: float, digits: int) -> str:
     if not difference.n:
         return "—"
     if difference.n < 2:
-        return f"{scale * difference.mean:+.2f} (1 seed)"
+        return f"{scale * difference.mean:+.{digits}f} (1 seed)"
     low, high = difference.interval
-    return f"{scale * difference.mean:+.2f} [{scale * low:+.2f}, {scale * high:+.2f}]"
+    return f"{scale * difference.mean:+.{digits}f} [{scale * low:+.{digits}f}, {scale * high:+.{digits}f}]"
 
 
 def paired_table(results: Sequence[RunResult], pairs: Sequence[Tuple[str, str]]) -> str:
     """Markdown: one row per contrast, mean paired difference and 95% interval per metric."""
-    header = "| Variant | vs | Seeds | " + " | ".join(f"Δ {title}" for _, title, _ in METRICS) + " |"
+    header = "| Variant | vs | Seeds | " + " | ".join(f"Δ {title}" for _, title, _, _ in METRICS) + " |"
     lines = [header, "| --- | --- | ---: | " + " | ".join("---" for _ in METRICS) + " |"]
     for variant, against in pairs:
-        cells = [paired_difference(results, variant, against, metric) for metric, _, _ in METRICS]
+        cells = [paired_difference(results, variant, against, metric) for metric, _, _, _ in METRICS]
         lines.append(f"| {variant} | {against} | {cells[0].n} | "
-                     + " | ".join(_cell(c, scale) for c, (_, _, scale) in zip(cells, METRICS)) + " |")
+                     + " | ".join(_cell(c, scale, digits) for c, (_, _, scale, digits) in zip(cells, METRICS)) + " |")
     return "\n".join(lines)
