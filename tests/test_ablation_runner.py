@@ -12,7 +12,7 @@ from aitl_reid.config import get_default_config, merge_from_list
 from aitl_reid.engine.epoch_log import EpochLog
 from aitl_reid.experiments import AblationPlan, read_run_result
 from aitl_reid.experiments.ablation import RUN_RECORD, SweepFolderError, train_once
-from aitl_reid.experiments.cli import chosen_variants, config_setting, main
+from aitl_reid.experiments.cli import build_parser, chosen_variants, config_setting, end_seed_list, main
 from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
 from aitl_reid.launch import load_config
 from aitl_reid.experiments.variants import all_variants, control_variants, table1_variants
@@ -54,6 +54,20 @@ def test_variants_by_name_group_and_sweep():
     assert swept[2] == table1_variants()[-1]
     with pytest.raises(ValueError, match="unknown variant.*'nope'.*known: baseline"):
         chosen_variants("resnet18", ["nope"], [], SETTING)
+
+
+def test_overrides_may_follow_the_seed_list():
+    assert end_seed_list(["--seeds", "1", "2", "train.max_epoch", "30"]) == ["--seeds", "1", "2", "--", "train.max_epoch", "30"]
+    assert end_seed_list(["--seeds", "1", "--output", "d", "train.max_epoch", "30"]) == [
+        "--seeds", "1", "--output", "d", "train.max_epoch", "30"]
+    args = build_parser(default_config="c.yaml").parse_args(end_seed_list(["--seeds", "1", "2", "test.eval_freq", "2"]))
+    assert args.seeds == [1, 2] and args.opts == ["--", "test.eval_freq", "2"]  # main() drops the "--"
+
+
+def test_main_applies_overrides_written_after_the_seeds(tmp_path):
+    with pytest.raises(ValueError, match="loss.attribute.weight"):  # reached the config loader, not argparse
+        main(["--config-file", "configs/synthetic_ablation.yaml", "--output", str(tmp_path), "--seeds", "1", "2",
+              "loss.attribute.weight", "1"])
 
 
 def test_a_sweep_value_of_the_wrong_type_fails_before_any_run(tmp_path):

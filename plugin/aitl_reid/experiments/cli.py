@@ -78,6 +78,20 @@ def chosen_variants(backbone: str, names: Sequence[str], sweep_args: Sequence[st
     return variants
 
 
+def end_seed_list(argv: Sequence[str]) -> List[str]:
+    """``argv`` with ``--`` after the integers of ``--seeds`` when ``KEY VALUE`` overrides follow them:
+    argparse would otherwise read ``train.max_epoch`` as a seed (``--seeds 1 2 train.max_epoch 30``)."""
+    args = list(argv)
+    if "--seeds" not in args or "--" in args:
+        return args
+    end = args.index("--seeds") + 1
+    while end < len(args) and args[end].lstrip("-").isdigit():
+        end += 1
+    if end < len(args) and not args[end].startswith("-"):
+        args.insert(end, "--")
+    return args
+
+
 def config_setting(cfg: object, key: str) -> object:
     """The value of dotted ``key`` in a loaded config (the loader has already rejected unknown keys)."""
     for part in key.split("."):
@@ -93,7 +107,9 @@ def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentPar
     ``program`` is how the report quotes the command that made it.
     """
     parser = parser or build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(end_seed_list(sys.argv[1:] if argv is None else argv))
+    if args.opts[:1] == ["--"]:
+        args.opts = args.opts[1:]
     if args.list_variants:
         print("\n".join(f"{v.slug:28s} {v.label}" for v in all_variants()) + "\ngroups: " + ", ".join(GROUPS))
         return 0
