@@ -12,7 +12,8 @@ from aitl_reid.config import get_default_config, merge_from_list
 from aitl_reid.engine.epoch_log import EpochLog
 from aitl_reid.experiments import AblationPlan, read_run_result
 from aitl_reid.experiments.ablation import RUN_RECORD, SweepFolderError, train_once
-from aitl_reid.experiments.cli import build_parser, chosen_variants, config_setting, end_seed_list, main
+from aitl_reid.experiments.benchmark import config_value
+from aitl_reid.experiments.cli import build_parser, chosen_variants, end_seed_list, main
 from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
 from aitl_reid.launch import load_config
 from aitl_reid.experiments.variants import all_variants, control_variants, table1_variants
@@ -21,7 +22,7 @@ COUNTER = "import pathlib, sys; p = pathlib.Path(sys.argv[-2]); p.write_text(str
 
 
 def SETTING(key, variant_overrides):
-    return config_setting(load_config("configs/synthetic_ablation.yaml", list(variant_overrides)), key)
+    return config_value(load_config("configs/synthetic_ablation.yaml", list(variant_overrides)), key)
 
 
 def overrides(variant) -> dict:

@@ -37,6 +37,7 @@ class BenchmarkOutputs:
 
 
 def config_value(cfg: CfgNode, dotted: str) -> object:
+    """The value of ``dotted`` (e.g. ``loss.attribute.weight``) in a loaded config, a list for a list or tuple."""
     node = cfg
     for part in dotted.split("."):
         node = node[part]

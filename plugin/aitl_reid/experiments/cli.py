@@ -27,7 +27,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 from ..launch import load_config, run_cli
 from ..registry import split_model_name
 from .ablation import AblationPlan
-from .benchmark import QUICK_OPTS, run_benchmark
+from .benchmark import QUICK_OPTS, config_value, run_benchmark
 from .variants import Variant, all_variants, control_variants, select_variants, sweep_from_own_setting, table1_variants
 
 GROUPS = {"table1": table1_variants, "controls": control_variants}
@@ -92,13 +92,6 @@ def end_seed_list(argv: Sequence[str]) -> List[str]:
     return args
 
 
-def config_setting(cfg: object, key: str) -> object:
-    """The value of dotted ``key`` in a loaded config (the loader has already rejected unknown keys)."""
-    for part in key.split("."):
-        cfg = getattr(cfg, part)
-    return cfg
-
-
 def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentParser] = None,
          program: str = "tools/ablation.py") -> int:
     """Parse, plan, train every run (resuming), write the report; 1 when a run fails. Bad input (a config,
@@ -124,7 +117,7 @@ def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentPar
     out_dir = out_dir or cfg.data.save_dir
     _, backbone = split_model_name(cfg.model.name)
     variants = chosen_variants(backbone, args.variants, args.sweep,
-                               lambda key, overrides: config_setting(load_config(args.config_file, [*shared, *overrides]), key))
+                               lambda key, overrides: config_value(load_config(args.config_file, [*shared, *overrides]), key))
     plan = AblationPlan(args.config_file, tuple(shared), variants, tuple(seeds), os.path.join(out_dir, "runs"),
                         args.nproc_per_node)
     report = args.report or os.path.join(out_dir, "RESULTS.md")
