@@ -21,6 +21,7 @@ from aitl_reid.models import ReIDOutput, build_model_from_config
 from aitl_reid.models.released import plugin_key, to_plugin_state_dict
 from aitl_reid.schema import ID_IRRELEVANT, ID_RELEVANT, MARS_V2
 
+from inference_data import one_torch_thread  # noqa: F401  (autouse fixture)
 from released_reference import ReleasedVideoModel, released_objective
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
