@@ -22,6 +22,7 @@ from typing import Dict, List, Optional
 
 import torch
 
+from .config import RELEASED_CONFIG
 from .engine.checkpoint import save_checkpoint
 from .launch import default_argument_parser, load_config, run_cli
 from .models import build_model_from_config
@@ -30,8 +31,6 @@ from .run_folder import RunError, checkpoint_path, held_run, run_config_text, sa
 from .schema import get_schema
 from .serialization import safe_torch_load
 
-RELEASED_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                               "configs", "released_code.yaml")
 DATASETS = {"mars_v2": ("mars_attr", False), "duke_v2": ("dukemtmcvidreid_attr", True)}  # query_in_gallery as released
 _EPOCH = re.compile(r"_ep(\d+)\.pth$")
 MAP_STRIDE = 16  # the released ResNet's last stage runs at stride 1: maps are 1/16 of the frame
