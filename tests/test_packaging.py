@@ -34,12 +34,13 @@ SCRIPTS = {
     "aitl-reid-configs": "aitl_reid.config.packaged:main",
     "aitl-reid-demo": "aitl_reid.demo:main",
 }
-# one epoch of the demo at the end-to-end tests' tiny size (tests/test_train_end_to_end.py, synthetic_trees.py)
+# one epoch of the demo at the end-to-end tests' tiny size (tests/test_train_end_to_end.py, synthetic_trees.py), on
+# one thread: a shared 2-core machine spends several times longer in two threads waiting on each other
 TINY_DEMO = ["synthetic.num_ids", "8", "synthetic.num_cams", "2", "synthetic.min_frames", "4", "synthetic.max_frames", "8",
              "synthetic.height", "64", "synthetic.width", "32", "synthetic.num_distractors", "1", "synthetic.num_junk", "1",
              "data.height", "64", "data.width", "32", "data.workers", "0", "train.batch_size", "8",
              "sampler.num_instances", "4", "train.warmup_epochs", "0", "train.max_epoch", "1", "train.print_freq", "100",
-             "test.batch_size", "32"]
+             "test.batch_size", "32", "train.num_threads", "1"]
 ZOO_CHECK = ("import aitl_reid, torchreid; "
              "model = torchreid.models.build_model('asta_resnet18', num_classes=3, loss='softmax', pretrained=False); "
              "print(type(model).__name__, aitl_reid.__file__)")
