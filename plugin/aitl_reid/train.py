@@ -1,9 +1,11 @@
 """Train and evaluate a model of the aitl_reid plugin, configured with yacs (torchreid's scripts/main.py style).
 
-    python -m aitl_reid.train --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]
-    aitl-reid-train --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]   # the installed console script
+    aitl-reid-train --config-file asta_aitl_mars [KEY VALUE ...]       # the installed console script
+    python -m aitl_reid.train --config-file table1/itl_mars [KEY VALUE ...]
     python tools/main.py --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]  # from a checkout
-    torchrun --nproc_per_node=4 tools/main.py --config-file ...                    # DistributedDataParallel
+    torchrun --nproc_per_node=4 -m aitl_reid.train --config-file ...              # DistributedDataParallel
+
+A config is a YAML file or the name of one the package ships (aitl-reid-configs lists them); a file wins.
 
 Missing datasets and invalid configs end with exit status 2 and a message saying what to do,
 never a traceback. ``model.resume auto`` continues from the newest complete checkpoint in
@@ -148,8 +150,8 @@ def run(cfg: CfgNode, start: ResumePoint = None) -> int:
     try:
         datamanager = build_datamanager(cfg)
     except DatasetNotFoundError as err:
-        print(f"\nerror: {err}\n\nSee datasets/README.md for where each dataset goes. To try the method "
-              "without any download, run the synthetic demo: make demo", file=sys.stderr)
+        print(f"\nerror: {err}\n\nTo try the method without any download, run the synthetic demo: aitl-reid-demo",
+              file=sys.stderr)
         return USAGE_EXIT
 
     from_file = start is not None or bool(cfg.model.load_weights)  # ImageNet weights would only be overwritten

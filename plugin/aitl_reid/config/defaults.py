@@ -56,7 +56,7 @@ def get_default_config() -> CN:
 
     cfg.data = CN()
     cfg.data.type = "video"  # only video data is supported by this plugin
-    cfg.data.root = "datasets"  # root folder holding the datasets (see datasets/README.md)
+    cfg.data.root = "datasets"  # root folder holding the datasets (aitl-reid-check --layout mars|duke)
     cfg.data.sources = ["mars_attr"]  # training dataset name(s)
     cfg.data.targets = ["mars_attr"]  # test dataset name(s)
     cfg.data.workers = 4  # data loader worker processes

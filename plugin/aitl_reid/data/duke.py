@@ -85,13 +85,13 @@ class DukeMTMCVidReIDAttr(VideoAttributeDataset):
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
         csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
         split_dirs = [osp.join(self.dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS]
-        require_paths("dukemtmcvidreid_attr", [self.dataset_dir, *split_dirs, csv_path], DUKE_LAYOUT)
+        require_paths("dukemtmcvidreid_attr", [self.dataset_dir, *split_dirs, csv_path], DUKE_LAYOUT, "duke")
 
         table = read_attribute_csv(csv_path, schema)
         walks = [list_split(d) for d in split_dirs]
         empty = [osp.join(d, "*.jpg") for _, folders in walks for d in folders]
         if empty:
-            raise missing_error("dukemtmcvidreid_attr", empty, DUKE_LAYOUT, what="frames")
+            raise missing_error("dukemtmcvidreid_attr", empty, DUKE_LAYOUT, "duke", what="frames")
         train, query, gallery = (tracklets for tracklets, _ in walks)
         train, query, gallery = annotate_splits(table, "dukemtmcvidreid_attr", relabel_pids(train), query, gallery)
         super().__init__(train, query, gallery, schema=table.schema, **kwargs)

@@ -179,7 +179,7 @@ class MarsAttr(VideoAttributeDataset):
         train_split, test_split, query_mat = mars_files(self.dataset_dir)
         required = [self.dataset_dir, train_split.home, test_split.home, train_split.names_path,
                     test_split.names_path, train_split.mat_path, test_split.mat_path, query_mat, csv_path]
-        require_paths("mars_attr", required, MARS_LAYOUT)
+        require_paths("mars_attr", required, MARS_LAYOUT, "mars")
 
         table = read_attribute_csv(csv_path, schema)
         train_rows = read_track_rows(train_split.mat_path, train_split.variable)
@@ -196,7 +196,7 @@ class MarsAttr(VideoAttributeDataset):
         query = [test[r] for r in query_rows.tolist() if r in test]
         gallery = [tracklet for r, tracklet in test.items() if not is_query[r]]
         if folders.missing:
-            raise missing_error("mars_attr", folders.missing, MARS_LAYOUT, what="frames or identity folders")
+            raise missing_error("mars_attr", folders.missing, MARS_LAYOUT, "mars", what="frames or identity folders")
 
         train, query, gallery = annotate_splits(table, "mars_attr", relabel_pids(train), query, gallery)
         super().__init__(train, query, gallery, schema=table.schema, **kwargs)

@@ -36,7 +36,7 @@ from ..losses import UnifiedLoss, prior_attribute_loss
 from ..metrics import majority_classes
 from ..models.outputs import ReIDOutput
 from ..progress import ProgressLoader
-from ..run_folder import evaluation_path, load_checkpoint, metrics_path
+from ..run_folder import attribute_report_path, evaluation_path, load_checkpoint, metrics_path
 from ..schema import STREAM_GROUPS
 from ..serialization import atomic_write
 from .checkpoint import RunCheckpoints, resume
@@ -462,7 +462,7 @@ class AITLEngine(_torchreid.engine.Engine):
         if result.attributes is None:
             return
         if self.is_main:
-            with atomic_write(os.path.join(self.save_dir, f"attributes_{dataset_name}.txt")) as handle:
+            with atomic_write(attribute_report_path(self.save_dir, dataset_name)) as handle:
                 handle.write(result.attribute_table)
         if self.writer is not None:
             for name, value in result.attributes.as_dict().items():
