@@ -33,6 +33,7 @@ SCRIPTS = {
     "aitl-reid-check": "aitl_reid.data.check:main",
     "aitl-reid-configs": "aitl_reid.config.packaged:main",
     "aitl-reid-demo": "aitl_reid.demo:main",
+    "aitl-reid-convert": "aitl_reid.convert:main",
 }
 # one epoch of the demo at the end-to-end tests' tiny size (tests/test_train_end_to_end.py, synthetic_trees.py), on
 # one thread: a shared 2-core machine spends several times longer in two threads waiting on each other
@@ -145,14 +146,15 @@ def test_the_installed_wheel_lists_configs_runs_the_demo_and_builds_models_from_
     assert (empty / "datasets" / "synthetic" / "mars" / "synthetic_manifest.json").is_file()
 
 
-@pytest.mark.parametrize("script", ["aitl-reid-train", "aitl-reid-infer", "aitl-reid-export", "aitl-reid-demo"])
+@pytest.mark.parametrize("script", ["aitl-reid-train", "aitl-reid-infer", "aitl-reid-export", "aitl-reid-demo",
+                                    "aitl-reid-convert"])
 def test_each_console_script_runs_its_program(wheel, script, capsys):
     # aitl-reid-check's module (aitl_reid.data.check) is written elsewhere; the test above checks its declaration
     main = importlib.metadata.EntryPoint(script, wheel[1][script], "console_scripts").load()
     with pytest.raises(SystemExit) as exited:
         main(["--help"])
     assert exited.value.code == 0
-    assert "KEY VALUE" in capsys.readouterr().out  # config overrides, the trainer's way, in all four
+    assert "KEY VALUE" in capsys.readouterr().out  # config overrides, the trainer's way, in each
 
 
 def test_the_wheel_requires_every_third_party_package_the_code_imports(wheel):
