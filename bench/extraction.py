@@ -27,7 +27,7 @@ from aitl_reid.data.transforms import ClipTransform
 from aitl_reid.engine import AITLEngine
 from aitl_reid.inference import TorchForward, Tracklet, TrackletEncoder, TrainedModel
 from aitl_reid.inference.encoder import ClipForward
-from aitl_reid.inference.fast import BF16_RELATIVE_TOLERANCE, FrozenForward
+from aitl_reid.models.frozen import BF16_RELATIVE_TOLERANCE, FrozenForward
 from aitl_reid.inference.onnx_backend import OnnxForward, export_onnx
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.models import build_model
