@@ -208,6 +208,19 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         return self.transform_te([pil_to_tensor(img)])[0]
 
 
+def check_dataset_files(cfg: CfgNode) -> None:
+    """Raise :class:`~.file_checks.DatasetNotFoundError` when a file or folder of a dataset in ``data.sources`` or
+    ``data.targets`` is missing, in a second, before any dataset is read (a dataset of another plugin is left to its
+    own checks). The configured ``attributes.csv`` is the sources'; a target of its own reads its default CSV, as
+    :class:`VideoAttributeDataManager` does."""
+    registry = _torchreid.video_dataset_registry()
+    sources = list(cfg.data.sources)
+    for name in sources + [t for t in cfg.data.targets if t not in sources]:
+        check = getattr(registry.get(name), "check_files", None)
+        if check is not None:
+            check(cfg.data.root, cfg.attributes.csv if name in sources else "")
+
+
 def build_datamanager(cfg: CfgNode, use_gpu: Optional[bool] = None) -> VideoAttributeDataManager:
     """The data manager described by a config (``data``, ``sampler``, ``video``, ``attributes``, batch sizes).
 
