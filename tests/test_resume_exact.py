@@ -18,7 +18,7 @@ from synthetic_trees import tiny_synthetic_tree
 REPO = Path(__file__).resolve().parents[1]
 MAX_EPOCH = 3  # evaluation after epoch 2, the kill in epoch 3 after its checkpoint
 ITERATIONS = 3  # per epoch: the kill comes after the 2nd, mid-epoch
-KILL_AT = f"epoch: [{MAX_EPOCH}/{MAX_EPOCH}][2/{ITERATIONS}]"  # torchreid's progress line after the 2nd iteration of the last epoch
+KILL_AT = f"epoch: [{MAX_EPOCH}/{MAX_EPOCH}][2/{ITERATIONS}]"  # the progress line of the last epoch's 2nd iteration
 
 pytestmark = pytest.mark.slow
 
@@ -32,10 +32,11 @@ SAMPLERS = ("RandomIdentitySampler", "RandomSampler")
 
 
 def command(root, save_dir, sampler):
-    """One deterministic CPU run: a loader worker, epochs of ``ITERATIONS`` iterations, evaluation after epoch 2 (it must
-    not disturb the training's random numbers) and a checkpoint every epoch. With ``RandomIdentitySampler`` every clip is seeded by the
-    sampler; torchreid's ``RandomSampler`` draws the order and the workers' seeds from torch's global generator,
-    so there the checkpoint's generator states are what makes the resumed run repeat the uninterrupted one."""
+    """One deterministic CPU run: a loader worker, epochs of ``ITERATIONS`` iterations, evaluation after epoch 2 (it
+    must not disturb the training's random numbers) and a checkpoint every epoch. With ``RandomIdentitySampler`` every
+    clip is seeded by the sampler; torchreid's ``RandomSampler`` draws the order and the workers' seeds from torch's
+    global generator, so there the checkpoint's generator states are what makes the resumed run repeat the uninterrupted
+    one."""
     return [sys.executable, "-m", "aitl_reid.train", "--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"),
             "data.root", str(root), "data.save_dir", str(save_dir), "data.height", "32", "data.width", "16",
             "data.workers", "1", "train.batch_size", "4", "sampler.num_instances", "2", "train.max_iters_per_epoch",
@@ -74,8 +75,8 @@ def every_run(data_root, tmp_path_factory):
     """For each sampler: the uninterrupted reference, the killed run and the killed run rerun; and a second
     uninterrupted run with the first sampler (repeatability is checked once; the resume, with both samplers). The
     runs are deterministic with one thread each, so they run side by side (``parallel.in_parallel``)."""
-    folders = {(sampler, name): tmp_path_factory.mktemp(name)
-               for sampler, name in [(s, n) for s in SAMPLERS for n in ("reference", "killed")] + [(SAMPLERS[0], "again")]}
+    keys = [(sampler, name) for sampler in SAMPLERS for name in ("reference", "killed")] + [(SAMPLERS[0], "again")]
+    folders = {(sampler, name): tmp_path_factory.mktemp(name) for sampler, name in keys}
     in_parallel([partial(run_and_kill, data_root, folders[sampler, "killed"], sampler) for sampler in SAMPLERS]
                 + [partial(run_to_end, data_root, folders[sampler, "reference"], sampler) for sampler in SAMPLERS]
                 + [partial(run_to_end, data_root, folders[SAMPLERS[0], "again"], SAMPLERS[0])])

@@ -45,7 +45,6 @@ def output_streams(model: torch.nn.Module, clip_shape: Tuple[int, ...], device: 
         return list(model(torch.zeros(1, *clip_shape, device=device), full_output=True).attr_logits)
 
 
-
 class FrozenForward:
     """Traced, frozen, inference-optimised TorchScript graphs of the model on the CPU (batch norm
     folded): float32, or with ``bf16`` a channels_last copy under bfloat16 autocast."""
