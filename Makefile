@@ -25,9 +25,10 @@ synthetic: install
 demo: install
 	$(VENV)/bin/aitl-reid-demo --config-file $(DEMO_CONFIG) --out $(DEMO_DIR)
 
-# pytest exits 5 when it collected no test: that is a broken suite, not a pass.
+# pytest exits 5 when it collected no test: that is a broken suite, not a pass. Every run lists the ten slowest
+# tests: the suite has a budget (docs/DEVELOPMENT.md).
 test: install
-	$(PY) -m pytest -q tests; rc=$$?; \
+	$(PY) -m pytest -q --durations=10 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test-fast: install

@@ -34,7 +34,7 @@ def test_missing_mars_exits_2_naming_paths_without_traceback_and_both_entries_pr
     assert str(tmp_path / "nowhere") in result.stderr
     assert "aitl-reid-check --layout mars" in result.stderr and "aitl-reid-demo" in result.stderr
     assert "datasets/README.md" not in result.stderr and "make demo" not in result.stderr  # not in an installed package
-    assert (tmp_path / "log" / "log.txt").read_text().startswith("Show configuration")
+    assert not (tmp_path / "log" / "log.txt").exists()  # stopped by the trainer's checks, before the run's log began
 
 
 def test_unknown_key_exits_2_with_suggestion():

@@ -30,13 +30,15 @@ from . import __version__, _torchreid, distributed
 from .config import ConfigError
 from .console_log import cut_after_last, tee_stdout
 from .data import DatasetNotFoundError, build_datamanager
+from .data.datamanager import check_dataset_files
 from .data.image_io import FrameReadError, frame_error_message
 from .engine import (
     NonFiniteLossError, build_engine, build_optimizer, build_scheduler, checkpoint_saved_line, engine_run_kwargs,
     init_attribute_bias,
 )
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
-from .models import build_model_from_config, convert_sync_batchnorm, load_weights
+from .models import build_model_from_config, convert_sync_batchnorm, load_weights, split_model_name
+from .models.backbones import pretrained_weights_file
 from .registry import list_models
 from .run_folder import (
     RunError, evaluation_path, latest_complete_checkpoint, load_checkpoint, prepare_run_dir, run_config_text, run_dir_of,
@@ -45,6 +47,7 @@ from .run_folder import (
 from .serialization import WriteError, ensure_writable_dir
 
 TRAINING_FAILED_EXIT = 1
+DATA_HINT = "To try the method without any download, run the synthetic demo: aitl-reid-demo"
 ResumePoint = Optional[Tuple[str, Dict[str, Any]]]  # (checkpoint path, its content)
 
 
@@ -52,21 +55,40 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = default_argument_parser(__doc__).parse_args(argv)
     try:
         with default_setup(args.config_file, args.opts) as cfg, distributed.process_group(cfg.use_gpu):
-            if distributed.is_main_process():
-                ensure_writable_dir(cfg.data.save_dir, "data.save_dir")
             start = resume_point(cfg)
             if finished(cfg, start):
                 return 0
+            preflight(cfg, start)
             done = claim_save_dir(cfg, start)
             with run_log(cfg, start):
                 if done:
                     print(done)
                 return run(cfg, start)
+    except DatasetNotFoundError as err:
+        print(f"\nerror: {err}\n\n{DATA_HINT}", file=sys.stderr)
+        return USAGE_EXIT
     except (WriteError, ValueError, FileNotFoundError) as err:
         # bad input: config (ConfigError), a folder holding another run or a bad checkpoint (RunError), data files,
         # weights, save_dir: all ValueErrors but the last
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
+
+
+def preflight(cfg: CfgNode, start: ResumePoint) -> None:
+    """What stops a run, checked in seconds before anything slow (reading the dataset, building the model): the save
+    folder writable, the datasets' files in place, the ImageNet weights file at hand (downloaded into torch.hub's cache
+    now if absent). Each raises the error that :func:`main` turns into its message and status 2."""
+    if distributed.is_main_process():
+        ensure_writable_dir(cfg.data.save_dir, "data.save_dir")
+    check_dataset_files(cfg)
+    if imagenet_weights_needed(cfg, start):
+        pretrained_weights_file(split_model_name(cfg.model.name)[1], cfg.model.pretrained_path)
+
+
+def imagenet_weights_needed(cfg: CfgNode, start: ResumePoint) -> bool:
+    """``model.pretrained``, unless the weights come from a file anyway (a checkpoint to resume, ``model.load_weights``):
+    then ImageNet weights would only be overwritten, and are neither fetched nor loaded."""
+    return bool(cfg.model.pretrained) and start is None and not cfg.model.load_weights
 
 
 def resume_point(cfg: CfgNode) -> ResumePoint:
@@ -147,16 +169,9 @@ def run(cfg: CfgNode, start: ResumePoint = None) -> int:
     if processes > 1:
         print(f"torchrun: {processes} processes, global batch {processes} x {cfg.train.batch_size}")
 
-    try:
-        datamanager = build_datamanager(cfg)
-    except DatasetNotFoundError as err:
-        print(f"\nerror: {err}\n\nTo try the method without any download, run the synthetic demo: aitl-reid-demo",
-              file=sys.stderr)
-        return USAGE_EXIT
-
-    from_file = start is not None or bool(cfg.model.load_weights)  # ImageNet weights would only be overwritten
+    datamanager = build_datamanager(cfg)  # a file missing beyond preflight's checks (frames) ends in main()
     model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema,
-                                    pretrained=cfg.model.pretrained and not from_file)
+                                    pretrained=imagenet_weights_needed(cfg, start))
     if init_attribute_bias(cfg, model, datamanager):
         print("Attribute classifier biases start at the training label prior (model.asta.attribute_prior_bias)")
     if cfg.train.sync_bn and processes > 1:

@@ -80,12 +80,21 @@ class DukeMTMCVidReIDAttr(VideoAttributeDataset):
     dataset_dir = "dukemtmc-vidreid"
     default_csv = "duke_attributes.csv"
 
+    @classmethod
+    def check_files(cls, root: str, attributes_csv: str = "") -> None:
+        """Raise :class:`DatasetNotFoundError` naming every file or folder of the layout missing under ``root``, reading
+        nothing: the adapter's first step, and the trainer's check before anything slow."""
+        dataset_dir = osp.join(osp.abspath(osp.expanduser(root)), cls.dataset_dir)
+        split_dirs = [osp.join(dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS]
+        csv_path = attribute_csv_path(attributes_csv, dataset_dir, cls.default_csv)
+        require_paths("dukemtmcvidreid_attr", [dataset_dir, *split_dirs, csv_path], DUKE_LAYOUT, "duke")
+
     def __init__(self, root: str = "", attributes_csv: str = "", schema: SchemaSpec = "auto", **kwargs) -> None:
+        self.check_files(root, attributes_csv)
         self.root = osp.abspath(osp.expanduser(root))
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
         csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
         split_dirs = [osp.join(self.dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS]
-        require_paths("dukemtmcvidreid_attr", [self.dataset_dir, *split_dirs, csv_path], DUKE_LAYOUT, "duke")
 
         table = read_attribute_csv(csv_path, schema)
         walks = [list_split(d) for d in split_dirs]
