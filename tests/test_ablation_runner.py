@@ -141,7 +141,10 @@ def test_the_attribute_f1_is_paired_beside_map(tmp_path):
 
 
 def test_list_variants_and_a_bad_variant_name(capsys):
-    assert main(["--config-file", "configs/synthetic_ablation.yaml", "--list-variants"]) == 0
+    assert main(["--list-variants"]) == 0  # no config needed to list them (README's command)
     assert "asta_aitl_placebo" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as ended:  # anything else still needs one
+        main(["--variants", "baseline", "--output", "unused"])
+    assert ended.value.code == 2 and "required: --config-file" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown variant"):
         main(["--config-file", "configs/synthetic_ablation.yaml", "--variants", "nope", "--output", "unused"])
