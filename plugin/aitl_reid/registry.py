@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-from typing import Callable, Dict, List, Tuple, Type, TypeVar
+from typing import Callable, Dict, List, Optional, Tuple, Type, TypeVar
 
 from . import _torchreid
 
@@ -87,6 +87,11 @@ def list_models(pattern: str = "*") -> List[str]:
 
 def is_model(name: str) -> bool:
     return name in _MODELS
+
+
+def dataset_class(name: str) -> Optional[type]:
+    """The class registered as ``name`` by this plugin, None for any other name (e.g. torchreid's own datasets)."""
+    return _DATASETS.get(name)
 
 
 def list_datasets() -> List[str]:

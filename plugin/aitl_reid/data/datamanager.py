@@ -16,10 +16,12 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 from yacs.config import CfgNode
 
 from .. import _torchreid, distributed
+from ..registry import dataset_class
 from ..schema import AttributeSchema
 from .attributes_csv import SchemaSpec
 from .clip_view import DenseClipView
 from .dataset import Tracklet, VideoAttributeDataset
+from .file_checks import require_paths
 from .identity_sampler import IdentityShardSampler
 from .transforms import build_clip_transforms
 
@@ -184,6 +186,17 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
     def preprocess_pil_img(self, img):
         """Test transform of one PIL image, as torchreid's ``DataManager`` offers: ``[C, H, W]``."""
         return self.transform_te([pil_to_tensor(img)])[0]
+
+
+def check_dataset_files(cfg: CfgNode) -> None:
+    """Raise :class:`DatasetNotFoundError` listing the missing paths of the config's first dataset that lacks some,
+    without parsing anything: for a command that starts runs (the ablation runner) to stop before the first one.
+    A target that is not a source reads its default attribute CSV, as the data manager has it read."""
+    for name in dict.fromkeys([*cfg.data.sources, *cfg.data.targets]):
+        cls = dataset_class(name)
+        if cls is not None:
+            csv = cfg.attributes.csv if name in cfg.data.sources else ""
+            require_paths(name, cls.required_paths(cfg.data.root, csv), cls.layout)
 
 
 def build_datamanager(cfg: CfgNode, use_gpu: Optional[bool] = None) -> VideoAttributeDataManager:

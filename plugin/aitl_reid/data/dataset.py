@@ -71,6 +71,13 @@ class VideoAttributeDataset(_torchreid.data.VideoDataset):
     LongTensor with one class index per attribute (-1 = missing).
     """
 
+    layout = ""  # the expected folder layout, shown when required paths are missing
+
+    @classmethod
+    def required_paths(cls, root: str, attributes_csv: str = "") -> List[str]:
+        """Paths that must exist under ``root`` for the dataset to load; checked before any run starts."""
+        return []
+
     def __init__(
         self,
         train: List[Tracklet],

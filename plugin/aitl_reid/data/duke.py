@@ -80,12 +80,21 @@ class DukeMTMCVidReIDAttr(VideoAttributeDataset):
     dataset_dir = "dukemtmc-vidreid"
     default_csv = "duke_attributes.csv"
 
+    layout = DUKE_LAYOUT
+
+    @classmethod
+    def required_paths(cls, root: str, attributes_csv: str = "") -> List[str]:
+        """The folders and files that must exist before anything is listed (frames are checked while listing)."""
+        dataset_dir = osp.join(osp.abspath(osp.expanduser(root)), cls.dataset_dir)
+        return [dataset_dir, *(osp.join(dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS),
+                attribute_csv_path(attributes_csv, dataset_dir, cls.default_csv)]
+
     def __init__(self, root: str = "", attributes_csv: str = "", schema: SchemaSpec = "auto", **kwargs) -> None:
+        require_paths("dukemtmcvidreid_attr", self.required_paths(root, attributes_csv), DUKE_LAYOUT)
         self.root = osp.abspath(osp.expanduser(root))
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
         csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
         split_dirs = [osp.join(self.dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS]
-        require_paths("dukemtmcvidreid_attr", [self.dataset_dir, *split_dirs, csv_path], DUKE_LAYOUT)
 
         table = read_attribute_csv(csv_path, schema)
         walks = [list_split(d) for d in split_dirs]

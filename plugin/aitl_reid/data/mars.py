@@ -172,14 +172,23 @@ class MarsAttr(VideoAttributeDataset):
     default_csv = "mars_attributes.csv"
     _junk_pids = [0]  # distractors: kept in the gallery, never trained on with combineall
 
+    layout = MARS_LAYOUT
+
+    @classmethod
+    def required_paths(cls, root: str, attributes_csv: str = "") -> List[str]:
+        """The folders and files that must exist before anything is parsed (frames are checked while parsing)."""
+        dataset_dir = osp.join(osp.abspath(osp.expanduser(root)), cls.dataset_dir)
+        train_split, test_split, query_mat = mars_files(dataset_dir)
+        return [dataset_dir, train_split.home, test_split.home, train_split.names_path, test_split.names_path,
+                train_split.mat_path, test_split.mat_path, query_mat,
+                attribute_csv_path(attributes_csv, dataset_dir, cls.default_csv)]
+
     def __init__(self, root: str = "", attributes_csv: str = "", schema: SchemaSpec = "auto", **kwargs) -> None:
+        require_paths("mars_attr", self.required_paths(root, attributes_csv), MARS_LAYOUT)
         self.root = osp.abspath(osp.expanduser(root))
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
         csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
         train_split, test_split, query_mat = mars_files(self.dataset_dir)
-        required = [self.dataset_dir, train_split.home, test_split.home, train_split.names_path,
-                    test_split.names_path, train_split.mat_path, test_split.mat_path, query_mat, csv_path]
-        require_paths("mars_attr", required, MARS_LAYOUT)
 
         table = read_attribute_csv(csv_path, schema)
         train_rows = read_track_rows(train_split.mat_path, train_split.variable)

@@ -49,6 +49,7 @@ class AttributeStream(nn.Module):
         if width < 0:
             raise ValueError(f"stream_width must be >= 0 (0 = backbone width), got {width}")
         width = width or in_channels
+        self.width = width
         kernel = require_odd(kernel, "stream_kernel")
         self.conv = nn.Sequential(
             nn.Conv2d(in_channels, width, kernel, padding=kernel // 2, bias=False),
@@ -157,6 +158,11 @@ class ASTA(VideoReIDModel):
         self.reid_attention: Optional[SpatialAttention] = (
             SpatialAttention(channels, spatial_kernel, attention_norm) if reid_spatial_attention else None
         )
+
+    @property
+    def stream_width(self) -> int:
+        """Channels of the attribute streams' conv (the backbone's width unless ``stream_width`` set another); 0 without streams."""
+        return next((stream.width for stream in self.streams.values()), 0)
 
     def compute(self, clips: torch.Tensor) -> ReIDOutput:
         maps = self.backbone(clips)
