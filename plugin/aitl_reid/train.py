@@ -136,7 +136,7 @@ def run_log(cfg: CfgNode, start: ResumePoint) -> Iterator[None]:
 def run(cfg: CfgNode, start: ResumePoint = None) -> int:
     """Build data, model, optimizer and engine from a frozen config, then train and/or evaluate."""
     print(f"Show configuration\n{cfg}\n")
-    print(f"Collecting env info ...\n{_torchreid.utils.collect_env_info()}\n")
+    print(f"Collecting env info ...\n{_torchreid.collect_env_info()}\n")
     print(f"aitl_reid {__version__} — models: {', '.join(list_models())}")
     processes = distributed.world_size()
     if processes > 1 and cfg.train.fixbase_epoch > 0:
