@@ -47,7 +47,7 @@ FINDINGS = Path(__file__).resolve().parent / "findings.md"
 SCRATCH_REPORTS = ROOT / "bench" / "out"  # ignored by git: partial and quick runs write here
 
 
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small problems: a smoke run of every benchmark, not the report's numbers")
     parser.add_argument("--only", action="append", choices=ALL, help="run only this benchmark (repeatable)")
@@ -63,7 +63,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--before-rev", default="",
                         help=f"git revision the training-step rows (step, gpu) compare this tree with "
                              f"(default {step_syncs.BEFORE_REV})")
-    return parser.parse_args(argv)
+    return parser
 
 
 def output_path(args: argparse.Namespace) -> Path:
@@ -78,7 +78,7 @@ def output_path(args: argparse.Namespace) -> Path:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.runs < 0:
         print("error: --runs must be positive (0 = the default)", file=sys.stderr)
         return 2

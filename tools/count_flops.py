@@ -18,7 +18,7 @@ from aitl_reid.models import count_flops
 from aitl_reid.viz.flops_map import config_model
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="*", help="model names, e.g. asta_resnet50 tp_resnet50 (default: the config's model.name)")
     parser.add_argument("--config-file", default="", help="YAML config: model.* settings, data.height/width, video.seq_len")
@@ -28,11 +28,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--num-classes", type=int, default=625, help="identities of the classifier (MARS: 625)")
     parser.add_argument("--stream-width", type=int, default=-1,
                         help="ASTA stream conv width, 0 = backbone width (default: the config's model.asta.stream_width)")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     cfg = load_config(args.config_file, freeze=False)
     cfg.data.height = args.height or cfg.data.height
     cfg.data.width = args.width or cfg.data.width

@@ -15,6 +15,7 @@ largest absolute difference from PyTorch is printed; above --tolerance the expor
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import List, Optional
 
@@ -23,15 +24,20 @@ from .inference.onnx_backend import export_onnx
 from .launch import default_argument_parser, run_cli
 
 
-def export(argv: Optional[List[str]] = None) -> int:
-    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The exporter's command line: the run, the output file, then ``KEY VALUE`` overrides."""
     parser = default_argument_parser(__doc__)
     parser.add_argument("--run", required=True, help="training run folder (data.save_dir) or a checkpoint file")
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     parser.add_argument("--checkpoint", default="latest", help="'latest' (default), 'best' or a path")
     parser.add_argument("--no-attributes", action="store_true", help="export the feature only")
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted |ONNX - PyTorch| (default 1e-3)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def export(argv: Optional[List[str]] = None) -> int:
+    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+    args = build_parser().parse_args(argv)
     trained = load_trained(args.run, args.checkpoint, "cpu", args.config_file, args.opts)
     report = export_onnx(trained, args.out, attributes=not args.no_attributes)
     print(report)

@@ -15,6 +15,7 @@ earlier run into a dated sub-folder. ``test.evaluate True`` writes only ``test.l
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -46,8 +47,13 @@ TRAINING_FAILED_EXIT = 1
 ResumePoint = Optional[Tuple[str, Dict[str, Any]]]  # (checkpoint path, its content)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The trainer's command line: ``--config-file`` then ``KEY VALUE`` overrides."""
+    return default_argument_parser(__doc__)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = default_argument_parser(__doc__).parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         with default_setup(args.config_file, args.opts) as cfg, distributed.process_group(cfg.use_gpu):
             if distributed.is_main_process():

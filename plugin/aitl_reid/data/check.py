@@ -321,15 +321,20 @@ def check_duke(root: str, attributes_csv: str = "", protocol: Protocol = DUKE_PR
 CHECKS: Dict[str, Callable[[str, str], Report]] = {"mars": check_mars, "duke": check_duke}
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line (``aitl-reid-check``): prints the report; 0 complete, 1 incomplete, 2 usage error."""
+def build_parser() -> argparse.ArgumentParser:
+    """``aitl-reid-check DATASET ROOT [--attributes-csv CSV]``."""
     parser = argparse.ArgumentParser(prog="aitl-reid-check", description=__doc__.split("\n\n")[0],
                                      epilog="exit status: 0 complete, 1 incomplete, 2 usage error")
     parser.add_argument("dataset", choices=sorted(CHECKS))
     parser.add_argument("root", help="the data root (data.root) that holds mars/ or dukemtmc-vidreid/")
     parser.add_argument("--attributes-csv", default="",
                         help="the attribute CSV when it is not in the dataset folder (as attributes.csv in the config)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command line (``aitl-reid-check``): prints the report; 0 complete, 1 incomplete, 2 usage error."""
+    args = build_parser().parse_args(argv)
     report = CHECKS[args.dataset](args.root, args.attributes_csv)
     print(report.render())
     return 0 if report.complete else 1
