@@ -73,8 +73,9 @@ def runs(data_root, tmp_path_factory):
     single, ddp, start = (tmp_path_factory.mktemp(name) for name in ("single", "ddp", "start"))
     launch(training_args(data_root, single, "train.batch_size", str(2 * LOCAL_BATCH), "sampler.identity_shards", "2",
                          *COMPARED))
-    launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True", *COMPARED),
-           processes=2)
+    ran = launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True", *COMPARED),
+                 processes=2)
+    assert "find_unused_parameters" not in ran.stderr  # every parameter trains here: DDP need not look each step
     # the initial weights (a step of learning rate 0), to measure the difference against the size of the steps
     launch(training_args(data_root, start, "train.batch_size", str(2 * LOCAL_BATCH), "sampler.identity_shards", "2",
                          "train.optim", "sgd", "train.lr", "0.0", "train.max_iters_per_epoch", "1"))

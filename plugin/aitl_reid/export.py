@@ -12,6 +12,8 @@ The graph takes normalised clips ``clips [B, T, 3, H, W]`` and returns ``feature
 feature) and, unless --no-attributes, ``attr_logits_<stream> [B, K]`` per attribute stream; the
 inference API pools them per tracklet and reads classes and probabilities as for PyTorch. The
 largest absolute difference from PyTorch is printed; above --tolerance the export fails (status 1).
+The file holds the weights (one file to move), unless they pass ONNX's 2 GB limit: then they go to
+``<out>.data`` beside it, which the export names and --onnx needs in the same folder.
 """
 from __future__ import annotations
 
