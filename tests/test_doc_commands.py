@@ -15,6 +15,13 @@ UNCHECKABLE = {
         "usage line: DATASET stands for the choice mars or duke, which argparse refuses as a value",
 }
 
+# figures the docs quote from a command that this suite does not rerun, with the reason
+FIGURES_NOT_COMPARED = {
+    "python tools/loss_balance.py --config-file configs/demo.yaml --batches 4":
+        "needs the demo's synthetic dataset (60 identities) and 48 passes of the demo model: 3 min of CPU time "
+        "(measured 2026-12-07), too long for the suite; docs/RESULTS.md says when it was last run",
+}
+
 
 @pytest.fixture(scope="module")
 def commands():
@@ -39,7 +46,7 @@ def test_documented_commands_parse_and_name_files_and_configs_that_exist(command
 
 
 def test_each_uncheckable_command_is_still_documented(commands):
-    assert set(UNCHECKABLE) <= {c.text for c in commands}
+    assert set(UNCHECKABLE) | set(FIGURES_NOT_COMPARED) <= {c.text for c in commands}
 
 
 BROKEN_DOC = """
