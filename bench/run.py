@@ -3,7 +3,7 @@
 Run from the repository root as a module (``bench`` is a package; ``aitl_reid`` is the installed one):
 
     python -m bench.run                      # full run (about 40 minutes on 2 CPU cores): BENCHMARKS.md
-    python -m bench.run --quick              # small problems (CI, under a minute): bench/out/quick.md
+    python -m bench.run --quick              # small problems, a smoke run (minutes, not seconds): bench/out/quick.md
     python -m bench.run --only ranking --only aitl --output OUT/b.md
 
 Benchmarks: ranking, training, extraction, loading, aitl, memory, distributed, step, gpu. Only a full run of all of them
@@ -47,9 +47,9 @@ FINDINGS = Path(__file__).resolve().parent / "findings.md"
 SCRATCH_REPORTS = ROOT / "bench" / "out"  # ignored by git: partial and quick runs write here
 
 
-def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small problems, CI-friendly time")
+    parser.add_argument("--quick", action="store_true", help="small problems: a smoke run of every benchmark, not the report's numbers")
     parser.add_argument("--only", action="append", choices=ALL, help="run only this benchmark (repeatable)")
     parser.add_argument("--output", default="", help="markdown report path OUT (see above for the default)")
     parser.add_argument("--json", default="", help="also write the rows as JSON to this path")
@@ -63,7 +63,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--before-rev", default="",
                         help=f"git revision the training-step rows (step, gpu) compare this tree with "
                              f"(default {step_syncs.BEFORE_REV})")
-    return parser.parse_args(argv)
+    return parser
 
 
 def output_path(args: argparse.Namespace) -> Path:
@@ -78,7 +78,7 @@ def output_path(args: argparse.Namespace) -> Path:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.runs < 0:
         print("error: --runs must be positive (0 = the default)", file=sys.stderr)
         return 2

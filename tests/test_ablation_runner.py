@@ -13,7 +13,7 @@ from aitl_reid.engine.epoch_log import EpochLog
 from aitl_reid.experiments import AblationPlan, read_run_result
 from aitl_reid.experiments.ablation import RUN_RECORD, SweepFolderError, train_once
 from aitl_reid.experiments.benchmark import config_value
-from aitl_reid.experiments.cli import build_parser, chosen_variants, end_seed_list, main
+from aitl_reid.experiments.cli import build_parser, chosen_variants, end_seed_list, main, run
 from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
 from aitl_reid.launch import load_config
 from aitl_reid.experiments.variants import all_variants, control_variants, released_variants, table1_variants
@@ -153,7 +153,21 @@ def test_the_attribute_f1_is_paired_beside_map(tmp_path):
 
 
 def test_list_variants_and_a_bad_variant_name(capsys):
-    assert main(["--config-file", "configs/synthetic_ablation.yaml", "--list-variants"]) == 0
+    assert main(["--list-variants"]) == 0  # no config needed to list them (README's command)
     assert "asta_aitl_placebo" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as ended:  # anything else still needs one
+        main(["--variants", "baseline", "--output", "unused"])
+    assert ended.value.code == 2 and "required: --config-file" in capsys.readouterr().err
     with pytest.raises(ValueError, match="unknown variant"):
         main(["--config-file", "configs/synthetic_ablation.yaml", "--variants", "nope", "--output", "unused"])
+
+
+@pytest.mark.parametrize("processes", [[], ["--nproc-per-node", "2"]])
+def test_a_missing_dataset_ends_with_status_2_and_its_paths_before_any_run(tmp_path, capsys, processes):
+    out = tmp_path / "ablation"
+    status = run(["--config-file", "configs/asta_aitl_mars.yaml", *processes, "--variants", "baseline", "--seeds", "1",
+                  "--output", str(out), "data.root", str(tmp_path / "no_data")])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "mars_attr: 9 required paths not found" in err and str(tmp_path / "no_data" / "mars" / "info") in err
+    assert "console.txt" not in err and not out.exists()  # no run was started

@@ -76,14 +76,14 @@ def test_gpu_script_runs_on_cpu_at_tiny_size(tmp_path):
 
 
 def test_only_a_full_run_of_everything_defaults_to_the_committed_report():
-    from bench.run import output_path, parse_args
+    from bench.run import output_path, build_parser
 
-    assert output_path(parse_args([])) == ROOT / "BENCHMARKS.md"
+    assert output_path(build_parser().parse_args([])) == ROOT / "BENCHMARKS.md"
     scratch = ROOT / "bench" / "out"
-    assert output_path(parse_args(["--quick"])) == scratch / "quick.md"
-    assert output_path(parse_args(["--only", "aitl", "--only", "ranking"])) == scratch / "ranking_aitl.md"
-    assert output_path(parse_args(["--quick", "--only", "loading"])) == scratch / "quick_loading.md"
-    assert output_path(parse_args(["--output", "x.md"])) == Path("x.md")
+    assert output_path(build_parser().parse_args(["--quick"])) == scratch / "quick.md"
+    assert output_path(build_parser().parse_args(["--only", "aitl", "--only", "ranking"])) == scratch / "ranking_aitl.md"
+    assert output_path(build_parser().parse_args(["--quick", "--only", "loading"])) == scratch / "quick_loading.md"
+    assert output_path(build_parser().parse_args(["--output", "x.md"])) == Path("x.md")
 
 
 def test_reports_quote_no_absolute_path(tmp_path, monkeypatch):

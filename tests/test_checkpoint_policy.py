@@ -2,6 +2,7 @@
 pruning deletes only the current run's checkpoints (issue 19 item 1)."""
 import errno
 import os
+import stat
 
 import pytest
 import torch
@@ -64,6 +65,22 @@ def test_checkpoint_freq_writes_checkpoints_between_evaluations(tiny_synthetic_r
                          "train.keep_checkpoints", "0", "test.eval_freq", "-1")
     assert load_main()(args) == 0
     assert sorted(list_checkpoints(str(save_dir))) == [2, 4]
+    # every file of the run has the one mode a new file gets (atomic writes included), and the log no CPU flags
+    expected = 0o666 & ~serialization.current_umask()
+    modes = {str(p.relative_to(save_dir)): stat.S_IMODE(p.stat().st_mode) for p in save_dir.rglob("*") if p.is_file()}
+    assert {"config.yaml", "metrics.csv", "log.txt", "model/model.pth.tar-4"} <= set(modes)
+    assert {name: mode for name, mode in modes.items() if mode != expected} == {}
+    assert "Flags:" not in (save_dir / "log.txt").read_text()
+
+
+def test_an_atomic_write_gets_the_mode_of_a_new_file_under_the_umask(tmp_path):
+    before = os.umask(0o027)
+    try:
+        with atomic_write(str(tmp_path / "results.json")) as handle:
+            handle.write("{}")
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((tmp_path / "results.json").stat().st_mode) == 0o640
 
 
 def test_resume_auto_starts_fresh_without_checkpoint_then_continues_from_the_newest(tiny_synthetic_root, tmp_path, capsys):

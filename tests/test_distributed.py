@@ -82,8 +82,9 @@ def runs(data_root, tmp_path_factory):
                                       "sampler.identity_shards", "2", "train.optim", "sgd", "train.lr", "0.0",
                                       "train.max_iters_per_epoch", "1")),
     ])
-    launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True", *COMPARED),
-           processes=2)
+    ran = launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True", *COMPARED),
+                 processes=2)
+    assert "find_unused_parameters" not in ran.stderr  # every parameter trains here: DDP need not look each step
     return single, ddp, start
 
 

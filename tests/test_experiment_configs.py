@@ -11,6 +11,7 @@ import torch
 import aitl_reid
 from aitl_reid.config import get_default_config, merge_from_file, merge_from_list
 from aitl_reid.data import build_datamanager
+from aitl_reid.engine.training_step import TrainingStep
 from aitl_reid.losses import build_unified_loss
 from aitl_reid.models import build_model_from_config
 
@@ -36,13 +37,20 @@ def tiny_data_root(tmp_path, make_tiny_mars, make_tiny_duke):
     return root
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=CONFIG_IDS)
-def test_config_builds_and_trains_one_batch_on_tiny_data(path, tiny_data_root, tmp_path):
+# beside the shipped configs: the ablation's control with the attribute losses off, whose streams' classifiers get no
+# gradient (the one configuration where DDP must look for unused parameters)
+CASES = [(p, ()) for p in CONFIGS] + [(CONFIG_DIR / "asta_aitl_mars.yaml", ("loss.attribute.enabled", "False",
+                                                                         "loss.aitl.enabled", "False"))]
+CASE_IDS = CONFIG_IDS + ["asta_aitl_mars.yaml-attribute_losses_off"]
+
+
+@pytest.mark.parametrize("path, opts", CASES, ids=CASE_IDS)
+def test_config_builds_and_trains_one_batch_on_tiny_data(path, opts, tiny_data_root, tmp_path):
     shipped = load(path)
     assert shipped.model.name in aitl_reid.list_models()
     cfg = load(path, "model.name", shipped.model.name.replace("resnet50", "resnet18"), "model.pretrained", "False",
                "data.root", str(tiny_data_root), "data.height", "32", "data.width", "16", "data.workers", "0",
-               "data.save_dir", str(tmp_path / "log"), "train.batch_size", "8", "test.batch_size", "8")
+               "data.save_dir", str(tmp_path / "log"), "train.batch_size", "8", "test.batch_size", "8", *opts)
 
     datamanager = build_datamanager(cfg, use_gpu=False)
     assert list(datamanager.test_loader) == list(cfg.data.targets)
@@ -56,6 +64,9 @@ def test_config_builds_and_trains_one_batch_on_tiny_data(path, tiny_data_root, t
     intra_terms = {name for name in terms if name.startswith(("loss_aitl_", "loss_itl"))}
     assert bool(intra_terms) == cfg.loss.aitl.enabled
     assert ("loss_attr" in terms) == cfg.loss.attribute.enabled
+    total.backward()  # DDP looks for parameters without gradient (an extra pass each step) only where there are some
+    untrained = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert TrainingStep(model, criterion).leaves_parameters_unused == bool(untrained), untrained
 
 
 def test_every_experiment_writes_to_its_own_save_dir():

@@ -3,7 +3,9 @@
 query's identity first, attribute outputs are named by the schema, the report draws the first --report-k of each
 list, KEY VALUE overrides reach the run's config, the ONNX graph matches PyTorch and gives the same ranking, a
 missing onnx extra is named, and runs load from a folder or a checkpoint."""
+import contextlib
 import csv
+import io
 import json
 import re
 import sys
@@ -160,10 +162,20 @@ def test_without_the_onnx_extra_export_and_onnx_inference_end_with_status_2_nami
     assert "ONNX needs the Python package onnxruntime" in err and "pip install 'aitl-reid[onnx]'" in err
 
 
-def test_onnx_export_matches_pytorch_and_gives_the_same_ranking(data, tmp_path, capsys):
-    onnx = tmp_path / "model.onnx"
-    assert export.main(["--run", str(data / "run"), "--out", str(onnx), "--tolerance", "1e-4"]) == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def exported(data, tmp_path_factory):
+    """The run exported once to ``asta.onnx`` in a folder of its own: (its path, what the export printed)."""
+    onnx = tmp_path_factory.mktemp("export") / "asta.onnx"
+    capture = io.StringIO()
+    with contextlib.redirect_stdout(capture):
+        assert export.main(["--run", str(data / "run"), "--out", str(onnx), "--tolerance", "1e-4"]) == 0
+    return onnx, capture.getvalue()
+
+
+def test_onnx_export_matches_pytorch_and_gives_the_same_ranking(data, exported, tmp_path):
+    onnx, printed = exported
+    assert sorted(p.name for p in onnx.parent.iterdir()) == ["asta.onnx"]  # weights inside: the file moves alone
+    assert "keep them beside it" not in printed
     diffs = dict(re.findall(r"(\w+) (\d\.\d+e[-+]\d+)", printed.split("max |ONNX Runtime - PyTorch|:")[1]))
     assert set(diffs) == {"feature", "attr_logits_id_relevant", "attr_logits_id_irrelevant"}
     assert all(float(v) < 1e-4 for v in diffs.values())
@@ -194,3 +206,16 @@ def test_bad_input_ends_with_status_2_and_the_file_name(data, tmp_path, capsys):
                        str(data / "query"), str(tmp_path / "empty")])
     assert code == 2
     assert f"error: {tmp_path / 'empty'}: empty folder" in capsys.readouterr().err
+
+
+
+def test_a_graph_whose_weights_file_is_missing_is_named(data, exported, tmp_path, capsys):
+    """A graph over ONNX's 2 GB keeps its weights beside it; moved without them, the error names the file."""
+    import onnx
+
+    moved = tmp_path / "moved.onnx"
+    onnx.save_model(onnx.load(str(exported[0])), str(moved), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="moved.onnx.data", size_threshold=0)
+    (tmp_path / "moved.onnx.data").unlink()
+    assert reid(data, tmp_path / "out", "--onnx", str(moved)) == 2
+    assert f"it keeps its weights in {tmp_path / 'moved.onnx.data'}, which is missing" in capsys.readouterr().err

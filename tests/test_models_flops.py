@@ -61,6 +61,13 @@ def test_count_flops_tool_takes_model_and_sizes_from_a_config(monkeypatch, capsy
     assert table_rows(out) == [["tp_resnet18", "-", f"{tp.gflops:.2f}", f"{tp.gmacs:.2f}", f"{tp.params / 1e6:.2f}"]]
 
 
-def test_count_flops_tool_exits_2_on_an_unknown_model(monkeypatch, capsys):
-    assert run_tool(monkeypatch, "vit_tiny") == 2
-    assert "unknown model 'vit_tiny'" in capsys.readouterr().err
+def test_count_flops_tool_prints_the_stream_width_a_model_has(monkeypatch, capsys):
+    assert run_tool(monkeypatch, "asta_resnet18", "--height", "64", "--width", "32", "--seq-len", "2") == 0
+    assert [row[:2] for row in table_rows(capsys.readouterr().out)] == [["asta_resnet18", "512"]]  # ResNet-18's width
+
+
+def test_count_flops_tool_exits_2_on_an_unknown_model_before_printing_a_table(monkeypatch, capsys):
+    assert run_tool(monkeypatch, "asta_resnet18", "vit_tiny", "--height", "64", "--width", "32") == 2
+    out, err = capsys.readouterr()
+    assert "unknown model 'vit_tiny'" in err
+    assert out == ""

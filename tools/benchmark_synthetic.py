@@ -8,14 +8,20 @@ It is ``tools/ablation.py`` with ``--config-file configs/synthetic_ablation.yaml
 runs under ``log/synthetic_ablation/runs`` and the report in ``docs/RESULTS.md`` unless given;
 every option of ``tools/ablation.py`` applies.
 """
+import argparse
 import os
 import sys
 from typing import List, Optional
 
-from aitl_reid.experiments.cli import build_parser, main
+from aitl_reid.experiments import cli
 from aitl_reid.launch import run_cli
 
 CONFIG = os.path.join("configs", "synthetic_ablation.yaml")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """``tools/ablation.py``'s options with this benchmark's config as the default."""
+    return cli.build_parser(__doc__, default_config=CONFIG)
 
 
 def benchmark(argv: Optional[List[str]] = None) -> int:
@@ -23,8 +29,7 @@ def benchmark(argv: Optional[List[str]] = None) -> int:
     if "--quick" not in args:
         args = ["--report", os.path.join("docs", "RESULTS.md"), "--figure", os.path.join("docs", "results_dvdp_map.png"),
                 *args]
-    parser = build_parser(__doc__, default_config=CONFIG)
-    return main(["--make-synthetic", *args], parser, program="tools/benchmark_synthetic.py")
+    return cli.main(["--make-synthetic", *args], build_parser(), program="tools/benchmark_synthetic.py")
 
 
 if __name__ == "__main__":

@@ -18,14 +18,14 @@ from aitl_reid.viz.flops_map import RunPoint, config_gflops, final_map, plot_flo
 from aitl_reid.viz.run import metrics_csv
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", nargs="+", action="append", required=True, metavar="LABEL CONFIG [METRICS_CSV]",
                         help="a run: its label, its config, and optionally its metrics.csv")
     parser.add_argument("--out", default="flops_map.png", help="output PNG")
     parser.add_argument("--no-paper-references", action="store_true",
                         help="leave out the paper's MARS mAP lines (e.g. for runs on other data)")
-    return parser.parse_args(argv)
+    return parser
 
 
 def run_point(spec: List[str]) -> RunPoint:
@@ -40,7 +40,7 @@ def run_point(spec: List[str]) -> RunPoint:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     points = [run_point(spec) for spec in args.run]
     print(f"FLOPs-mAP figure: {plot_flops_map(points, args.out, paper_references=not args.no_paper_references)}")
     return 0

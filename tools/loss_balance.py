@@ -19,7 +19,7 @@ import torch
 from aitl_reid.data import build_datamanager
 from aitl_reid.data.transforms import ERASE_KEY
 from aitl_reid.engine import init_attribute_bias
-from aitl_reid.launch import default_setup, run_cli
+from aitl_reid.launch import default_argument_parser, default_setup, run_cli
 from aitl_reid.losses import build_unified_loss
 from aitl_reid.models import build_model_from_config
 
@@ -48,12 +48,14 @@ def term_gradient_norms(cfg, batches: int) -> Dict[str, float]:
     return {name: sum(values) / len(values) for name, values in norms.items()}
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", required=True)
+def build_parser() -> argparse.ArgumentParser:
+    parser = default_argument_parser(__doc__, config_required=True)
     parser.add_argument("--batches", type=int, default=4, help="training batches to average over")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE config overrides")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
     rows = {}
     for form in ("bce", "softmax"):
         opts = [*args.opts, "loss.attribute.type", form, "data.workers", "0"]

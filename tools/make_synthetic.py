@@ -23,17 +23,17 @@ from aitl_reid.synthetic.generate import DATASET_DIR
 from aitl_reid.synthetic.preview import save_example_grid
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = default_argument_parser(__doc__)
     parser.add_argument("--root", type=str, default="", help="dataset root (default: the config's data.root)")
     parser.add_argument("--if-missing", action="store_true", help="skip when a complete tree with these parameters exists")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes (the output does not depend on it)")
     parser.add_argument("--examples", type=str, default="", help="also save a PNG grid of example frames to this path")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         cfg = load_config(args.config_file, args.opts)
     except ConfigError as err:

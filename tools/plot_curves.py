@@ -35,16 +35,16 @@ def metrics_path(path: str) -> str:
     return path
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=labelled_path, help="LABEL=PATH to a run's metrics.csv or config")
     parser.add_argument("--out", default="", help="output PNG (default: dvdp_map.png next to the first metrics.csv)")
     parser.add_argument("--title", default="", help="figure title")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     runs: Dict[str, str] = {}
     for label, path in args.runs:
         if label in runs:

@@ -16,7 +16,7 @@ from aitl_reid.viz.cli import add_run_arguments, int_list, load_run_from_args
 from aitl_reid.viz.run import default_output
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser)
     parser.add_argument("--split", default="query", choices=["query", "gallery"], help="split to draw tracklets from")
@@ -24,11 +24,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--pid", type=int_list, default=[], help="person ids, e.g. 31,40 (their first tracklet in the split)")
     parser.add_argument("--clip", type=int, default=0, help="which dense test clip of each tracklet to draw")
     parser.add_argument("--absolute", action="store_true", help="draw raw attention values instead of min-max scaled")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     run = load_run_from_args(args)
     out = draw_attention(run, default_output(run, args.out, "attention.png"), args.split, args.index, args.pid,
                          args.clip, normalise=not args.absolute, target=args.target)

@@ -18,18 +18,18 @@ from aitl_reid.viz.cli import add_run_arguments, int_list, load_run_from_args
 from aitl_reid.viz.run import default_output, select_tracklets, split_tracklets
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_run_arguments(parser)
     parser.add_argument("--index", type=int_list, default=[], help="query positions to draw, e.g. 0,4,9")
     parser.add_argument("--pid", type=int_list, default=[], help="person ids, e.g. 31,40 (their first query tracklet)")
     parser.add_argument("--num-queries", type=int, default=6, help="queries drawn when none are chosen")
     parser.add_argument("--topk", type=int, default=10, help="gallery tracklets per query")
-    return parser.parse_args(argv)
+    return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
+    args = build_parser().parse_args(argv)
     run = load_run_from_args(args)
     query, gallery = split_tracklets(run, args.target, "query"), split_tracklets(run, args.target, "gallery")
     chosen = select_tracklets(query, args.index, args.pid, count=args.num_queries)

@@ -12,9 +12,12 @@ The graph takes normalised clips ``clips [B, T, 3, H, W]`` and returns ``feature
 feature) and, unless --no-attributes, ``attr_logits_<stream> [B, K]`` per attribute stream; the
 inference API pools them per tracklet and reads classes and probabilities as for PyTorch. The
 largest absolute difference from PyTorch is printed; above --tolerance the export fails (status 1).
+The file holds the weights (one file to move), unless they pass ONNX's 2 GB limit: then they go to
+``<out>.data`` beside it, which the export names and --onnx needs in the same folder.
 """
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import List, Optional
 
@@ -23,15 +26,20 @@ from .inference.onnx_backend import export_onnx
 from .launch import default_argument_parser, run_cli
 
 
-def export(argv: Optional[List[str]] = None) -> int:
-    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The exporter's command line: the run, the output file, then ``KEY VALUE`` overrides."""
     parser = default_argument_parser(__doc__)
     parser.add_argument("--run", required=True, help="training run folder (data.save_dir) or a checkpoint file")
     parser.add_argument("--out", required=True, help="the .onnx file to write")
     parser.add_argument("--checkpoint", default="latest", help="'latest' (default), 'best' or a path")
     parser.add_argument("--no-attributes", action="store_true", help="export the feature only")
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted |ONNX - PyTorch| (default 1e-3)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def export(argv: Optional[List[str]] = None) -> int:
+    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+    args = build_parser().parse_args(argv)
     trained = load_trained(args.run, args.checkpoint, "cpu", args.config_file, args.opts)
     report = export_onnx(trained, args.out, attributes=not args.no_attributes)
     print(report)

@@ -93,9 +93,25 @@ def _weights_only_globals() -> Set[str]:
     return set(unpickler._get_allowed_globals()) | set(unpickler._get_user_allowed_globals())
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (``/proc/self/status``); elsewhere set and
+    restored at once."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path: str, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]:
-    """Open a temporary file next to ``path`` for writing; on success it replaces ``path``.
+    """Open a temporary file next to ``path`` for writing; on success it replaces ``path``, with the mode
+    :func:`open` gives a new file (0666 less the umask), as every other file of a run has.
 
     ``mode`` is ``"w"`` or ``"wb"``; ``open_kwargs`` go to :func:`open` (``encoding``, ``newline``).
     If the block raises (or the process dies), ``path`` keeps its previous content and the
@@ -105,6 +121,7 @@ def atomic_write(path: str, mode: str = "w", **open_kwargs: Any) -> Iterator[IO]
     try:
         os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=directory)
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp's 0600 would set these files apart from the rest of a run's
     except OSError as err:
         raise WriteError(f"cannot write {path}: {err.strerror or err}", err.errno) from err
     try:

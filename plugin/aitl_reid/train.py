@@ -17,6 +17,7 @@ earlier run into a dated sub-folder. ``test.evaluate True`` writes only ``test.l
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import sys
@@ -51,8 +52,13 @@ DATA_HINT = "To try the method without any download, run the synthetic demo: ait
 ResumePoint = Optional[Tuple[str, Dict[str, Any]]]  # (checkpoint path, its content)
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """The trainer's command line: ``--config-file`` then ``KEY VALUE`` overrides."""
+    return default_argument_parser(__doc__)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
-    args = default_argument_parser(__doc__).parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         with default_setup(args.config_file, args.opts) as cfg, distributed.process_group(cfg.use_gpu):
             start = resume_point(cfg)
@@ -160,7 +166,7 @@ def run_log(cfg: CfgNode, start: ResumePoint) -> Iterator[None]:
 def run(cfg: CfgNode, start: ResumePoint = None) -> int:
     """Build data, model, optimizer and engine from a frozen config, then train and/or evaluate."""
     print(f"Show configuration\n{cfg}\n")
-    print(f"Collecting env info ...\n{_torchreid.utils.collect_env_info()}\n")
+    print(f"Collecting env info ...\n{_torchreid.collect_env_info()}\n")
     print(f"aitl_reid {__version__} — models: {', '.join(list_models())}")
     processes = distributed.world_size()
     if processes > 1 and cfg.train.fixbase_epoch > 0:

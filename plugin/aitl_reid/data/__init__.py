@@ -6,7 +6,7 @@ Importing this package registers ``mars_attr`` and ``dukemtmcvidreid_attr`` with
 """
 from ..schema import AttributeSchema
 from .attributes_csv import AttributeCSVError
-from .datamanager import VideoAttributeDataManager, build_datamanager
+from .datamanager import VideoAttributeDataManager, build_datamanager, check_dataset_files
 from .dataset import VideoAttributeDataset
 from .duke import DukeMTMCVidReIDAttr
 from .file_checks import DatasetFileError, DatasetNotFoundError
@@ -26,4 +26,5 @@ __all__ = [
     "VideoAttributeDataManager",
     "VideoAttributeDataset",
     "build_datamanager",
+    "check_dataset_files",
 ]

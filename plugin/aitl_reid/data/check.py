@@ -383,8 +383,8 @@ def layout_text(dataset: str) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """The command line (``aitl-reid-check``): prints the report; 0 complete, 1 incomplete, 2 usage error."""
+def build_parser() -> argparse.ArgumentParser:
+    """``aitl-reid-check DATASET ROOT [--attributes-csv CSV]`` or ``aitl-reid-check DATASET --layout``."""
     parser = argparse.ArgumentParser(prog="aitl-reid-check", description=__doc__.split("\n\n")[0],
                                      epilog="exit status: 0 complete, 1 incomplete, 2 usage error")
     parser.add_argument("dataset", choices=sorted(CHECKS))
@@ -393,6 +393,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="print the layout a copy needs and where each piece is published, then exit")
     parser.add_argument("--attributes-csv", default="",
                         help="the attribute CSV when it is not in the dataset folder (as attributes.csv in the config)")
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """The command line (``aitl-reid-check``): prints the report; 0 complete, 1 incomplete, 2 usage error."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.layout:
         print(layout_text(args.dataset))

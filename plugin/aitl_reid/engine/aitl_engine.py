@@ -182,10 +182,11 @@ class AITLEngine(_torchreid.engine.Engine):
         if not distributed.is_distributed():
             return step
         device_ids = [self.device.index] if self.device.type == "cuda" else None
-        # a configuration may leave parameters without gradient (a detached stream, a disabled branch); DDP then
-        # has to look for them every step. (static_graph=True, which would look once, gave wrong gradients together
+        # a configuration that leaves parameters without gradient (the attribute loss off) makes DDP look for them
+        # every step; no other does. (static_graph=True, which would look once, gave wrong gradients together
         # with the collectives inside SyncBatchNorm's backward in our gloo test.)
-        return torch.nn.parallel.DistributedDataParallel(step, device_ids=device_ids, find_unused_parameters=True)
+        return torch.nn.parallel.DistributedDataParallel(step, device_ids=device_ids,
+                                                         find_unused_parameters=step.leaves_parameters_unused)
 
     def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor.to(self.device, non_blocking=True)

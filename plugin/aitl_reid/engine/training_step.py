@@ -37,6 +37,13 @@ class TrainingStep(nn.Module):
         self.model = model
         self.criterion = criterion
 
+    @property
+    def leaves_parameters_unused(self) -> bool:
+        """Whether a step leaves some parameter without gradient: the attribute streams' classifiers when the
+        attribute loss is off. Only then must DDP look for such parameters (``find_unused_parameters``), an extra
+        pass over the graph every step; ``tests/test_experiment_configs.py`` checks this against a backward pass."""
+        return bool(getattr(self.model, "streams", None)) and not self.criterion.attribute_enabled
+
     def forward(self, clips: torch.Tensor, pids: torch.Tensor, attrs: torch.Tensor
                 ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], ReIDOutput]:
         output: ReIDOutput = self.model(clips)

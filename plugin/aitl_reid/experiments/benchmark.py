@@ -8,6 +8,7 @@ from typing import Dict, List, Tuple
 
 from yacs.config import CfgNode
 
+from ..data import check_dataset_files
 from .ablation import AblationPlan, ensure_dataset, run_ablation
 from .report import ReportContext, write_results
 from .summary import computed_observations, summarise_variants, write_mean_curves
@@ -68,11 +69,13 @@ def draw_curves(runs_by_label: Dict[str, List[str]], curves_dir: str, figure: st
 
 def run_benchmark(plan: AblationPlan, results_md: str, figure: str, command: str, make_synthetic: bool = False,
                   reuse: bool = True, keep_checkpoints: bool = False) -> BenchmarkOutputs:
-    """Generate the synthetic dataset when asked, train every run, and write the curves, the figure and the report."""
+    """Generate the synthetic dataset when asked, check that the data is there, train every run, and write the
+    curves, the figure and the report."""
     start = time.time()
     cfg = plan.config()
     if make_synthetic:
         ensure_dataset(cfg)
+    check_dataset_files(cfg)  # a missing dataset: its paths and status 2 once, not a failed first run
     results = run_ablation(plan, reuse=reuse, keep_checkpoints=keep_checkpoints)
     labels = [v.label for v in plan.variants]
     summaries = summarise_variants(results, labels)

@@ -38,8 +38,8 @@ GROUPS = {"table1": table1_variants, "controls": control_variants, "released": r
 def build_parser(description: str = __doc__, default_config: str = "", default_variants: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The runner's options; ``tools/benchmark_synthetic.py`` passes its own defaults."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", default=default_config, required=not default_config,
-                        help="experiment config every variant starts from")
+    parser.add_argument("--config-file", default=default_config,
+                        help="experiment config every variant starts from (required unless --list-variants)")
     parser.add_argument("--variants", nargs="+", default=list(default_variants),
                         help="variant names or groups (table1, controls, released); default: every variant")
     parser.add_argument("--list-variants", action="store_true", help="print the variant names and exit")
@@ -108,6 +108,8 @@ def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentPar
     if args.list_variants:
         print("\n".join(f"{v.slug:28s} {v.label}" for v in all_variants()) + "\ngroups: " + ", ".join(GROUPS))
         return 0
+    if not args.config_file:
+        parser.error("the following arguments are required: --config-file")
     if args.nproc_per_node < 1:
         raise ValueError(f"--nproc-per-node must be at least 1, got {args.nproc_per_node}")
     shared, seeds, out_dir = list(args.opts), list(args.seeds), args.output

@@ -15,8 +15,9 @@ from __future__ import annotations
 import contextlib
 import importlib
 import io
+import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Dict, List
 
@@ -30,6 +31,7 @@ INPUT = "clips"
 FEATURE = "feature"
 LOGITS_PREFIX = "attr_logits_"
 OPSET = 18
+SINGLE_FILE_LIMIT = 1_800_000_000  # weights in bytes above which the graph keeps them in a second file (ONNX: 2 GB a file)
 EXTRA = "aitl-reid[onnx]"
 EXTRA_MODULES = ("onnx", "onnxscript", "onnxruntime")  # torch.onnx.export needs the first two, running a graph the third
 
@@ -55,10 +57,12 @@ class ExportReport:
     path: str
     outputs: List[str]
     max_abs_diff: Dict[str, float]
+    data_files: List[str] = field(default_factory=list)  # weights beside the graph (a model over ONNX's 2 GB)
 
     def __str__(self) -> str:
         diffs = ", ".join(f"{name} {value:.2e}" for name, value in self.max_abs_diff.items())
-        return f"wrote {self.path} (outputs: {', '.join(self.outputs)}); max |ONNX Runtime - PyTorch|: {diffs}"
+        beside = f" and its weights {', '.join(self.data_files)} (keep them beside it)" if self.data_files else ""
+        return f"wrote {self.path}{beside} (outputs: {', '.join(self.outputs)}); max |ONNX Runtime - PyTorch|: {diffs}"
 
 
 def example_clips(trained: TrainedModel, batch: int) -> torch.Tensor:
@@ -76,17 +80,41 @@ def export_onnx(trained: TrainedModel, path: str, attributes: bool = True, check
     streams = output_streams(model, tuple(example.shape[1:]), torch.device("cpu")) if attributes else []
     module = FlatOutputs(model, streams).eval()
     outputs = [FEATURE] + [LOGITS_PREFIX + s for s in streams]
+    external = weight_bytes(model) >= SINGLE_FILE_LIMIT
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         torch.onnx.export(module, (example,), path, input_names=[INPUT], output_names=outputs, opset_version=OPSET,
-                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},), dynamo=True)
+                          dynamic_shapes=({0: torch.export.Dim("batch", min=1)},), dynamo=True, external_data=external)
     clips = example_clips(trained, check_batch)
     reference, ours = TorchForward(model, torch.device("cpu"))(clips), OnnxForward(path)(clips)
     diffs = {FEATURE: float((reference[0] - ours[0]).abs().max())}
     for stream in streams:
         diffs[LOGITS_PREFIX + stream] = float((reference[1][stream] - ours[1][stream]).abs().max())
     trained.model.to(trained.device)
-    return ExportReport(path, outputs, diffs)
+    return ExportReport(path, outputs, diffs, external_data_files(path))
+
+
+def weight_bytes(model: torch.nn.Module) -> int:
+    """Bytes of the parameters and buffers, which the graph file holds beside a small graph."""
+    return sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
+
+
+def external_data_files(path: str) -> List[str]:
+    """The files beside ``path`` that hold weights of its graph (none for a self-contained graph)."""
+    onnx = import_extra("onnx")
+    graph = onnx.load(path, load_external_data=False).graph
+    folder = os.path.dirname(os.path.abspath(path))
+    locations = {entry.value for tensor in graph.initializer if tensor.data_location == onnx.TensorProto.EXTERNAL
+                 for entry in tensor.external_data if entry.key == "location"}
+    return sorted(os.path.join(folder, location) for location in locations)
+
+
+def missing_data_files(path: str) -> List[str]:
+    """The weights files ``path``'s graph names that do not exist; none when ``path`` is no readable ONNX graph."""
+    try:
+        return [f for f in external_data_files(path) if not os.path.isfile(f)]
+    except Exception:  # no file, not ONNX, no onnx package: the caller reports ONNX Runtime's own error
+        return []
 
 
 class OnnxForward:
@@ -99,7 +127,11 @@ class OnnxForward:
             options.intra_op_num_threads = threads
         try:
             self.session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        except Exception as err:  # missing file, not ONNX, unsupported operator
+        except Exception as err:  # missing file or weights file, not ONNX, unsupported operator
+            missing = missing_data_files(path)
+            if missing:
+                raise ValueError(f"cannot load ONNX model {path}: it keeps its weights in {', '.join(missing)}, which "
+                                 "is missing; put that file back beside it, or export again") from err
             raise ValueError(f"cannot load ONNX model {path}: {err}") from err
         self.outputs = [o.name for o in self.session.get_outputs()]
         inputs = [i.name for i in self.session.get_inputs()]

@@ -91,6 +91,7 @@ class AttributeStream(nn.Module):
         if width < 0:
             raise ValueError(f"stream_width must be >= 0 (0 = backbone width), got {width}")
         width = width or in_channels
+        self.width = width
         kernel = require_odd(kernel, "stream_kernel")
         self.conv = nn.Sequential(
             nn.Conv2d(in_channels, width, kernel, padding=kernel // 2, bias=conv_bias),
@@ -220,6 +221,11 @@ class ASTA(VideoReIDModel):
         )
         if init == "released":
             released_init(self, keep_temporal=temporal_init != "default")
+
+    @property
+    def stream_width(self) -> int:
+        """Channels of the attribute streams' conv (the backbone's width unless ``stream_width`` set another); 0 without streams."""
+        return next((stream.width for stream in self.streams.values()), 0)
 
     def compute(self, clips: torch.Tensor) -> ReIDOutput:
         maps = self.backbone(clips)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence, Tuple
 
+from torch import nn
 from yacs.config import CfgNode
 
 from ..data.datamanager import schema_from_config
@@ -47,14 +48,18 @@ def _schema_for_cost(cfg: CfgNode) -> AttributeSchema:
     return schema_from_config(cfg.attributes) if name == "custom" else DEFAULT_SCHEMA
 
 
-def config_cost(cfg: CfgNode, num_classes: int = 1) -> ModelCost:
-    """FLOPs of one test clip (``video.seq_len`` frames at ``data.height x data.width``) and parameters
-    of the config's model with ``num_classes`` identities, built with random weights."""
+def config_model(cfg: CfgNode, num_classes: int = 1) -> nn.Module:
+    """The config's model with ``num_classes`` identities, built with random weights (what its cost is counted on)."""
     cfg = cfg.clone()
     cfg.defrost()
     cfg.model.pretrained = False  # weights do not change the cost, and may not be on this machine
-    model = build_model_from_config(cfg, num_classes, _schema_for_cost(cfg))
-    return count_flops(model, cfg.data.height, cfg.data.width, cfg.video.seq_len)
+    return build_model_from_config(cfg, num_classes, _schema_for_cost(cfg))
+
+
+def config_cost(cfg: CfgNode, num_classes: int = 1) -> ModelCost:
+    """FLOPs of one test clip (``video.seq_len`` frames at ``data.height x data.width``) and parameters
+    of the config's model with ``num_classes`` identities, built with random weights."""
+    return count_flops(config_model(cfg, num_classes), cfg.data.height, cfg.data.width, cfg.video.seq_len)
 
 
 def config_gflops(cfg: CfgNode) -> float:
