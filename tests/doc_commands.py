@@ -35,6 +35,10 @@ TOOL_MODULES: Dict[str, str] = {
     "aitl-reid-check": "aitl_reid.data.check", "aitl_reid.data.check": "aitl_reid.data.check",
     "aitl_reid.data.attribute_variation": "aitl_reid.data.attribute_variation",
     "tools/ablation.py": "aitl_reid.experiments.cli", "aitl_reid.experiments.cli": "aitl_reid.experiments.cli",
+    "tools/convert_released.py": "aitl_reid.convert", "aitl_reid.convert": "aitl_reid.convert",
+    "aitl-reid-convert": "aitl_reid.convert",
+    "aitl-reid-demo": "aitl_reid.demo", "aitl_reid.demo": "aitl_reid.demo",
+    "aitl-reid-configs": "aitl_reid.config.packaged", "aitl_reid.config.packaged": "aitl_reid.config.packaged",
     "bench.run": "bench.run",
     **{f"tools/{name}.py": f"tools/{name}.py" for name in (
         "benchmark_synthetic", "count_flops", "flops_map", "loss_balance", "make_synthetic", "plot_curves",
@@ -236,10 +240,15 @@ def _check_simple(tokens: List[str]) -> List[str]:
     configs = list(dict.fromkeys(p for p in [config, *named] if p and not _is_placeholder(p)))
     for path in configs or [""]:
         try:
-            load_config(str(REPO / path) if path else "", _config_pairs(opts))
+            load_config(_config_location(path), _config_pairs(opts))
         except (ConfigError, FileNotFoundError) as err:
             problems.append(f"{path or 'KEY VALUE'}: {err}")
     return problems
+
+
+def _config_location(path: str) -> str:
+    """A documented config: a repository path when it is one, else as written (a packaged config's name)."""
+    return str(REPO / path) if path and (REPO / path).exists() else path
 
 
 def _find_tool(tokens: List[str]) -> tuple:

@@ -10,10 +10,7 @@ from doc_commands import (
 )
 
 # commands the check cannot parse as written, with the reason; each must still be in the docs (else remove it here)
-UNCHECKABLE = {
-    "aitl-reid-check DATASET ROOT [--attributes-csv CSV]":
-        "usage line: DATASET stands for the choice mars or duke, which argparse refuses as a value",
-}
+UNCHECKABLE: dict = {}
 
 # figures the docs quote from a command that this suite does not rerun, with the reason
 FIGURES_NOT_COMPARED = {

@@ -8,13 +8,18 @@ The released ``main_baseline.py`` saves the model's state dict as ``rank1_<R1>_c
 DataParallel save is accepted). The file is read weights-only; its ResNet depth, identities and
 attribute release (MARS or DukeMTMC-VID) are read off the tensors, and the model is built with the
 released configuration (``configs/released_code.yaml``, or --config-file) and must take every tensor.
-OUT then holds ``config.yaml`` and ``model/model.pth.tar-<N>``, so that evaluation
-(``aitl-reid-train --config-file OUT/config.yaml test.evaluate True model.load_weights ...``),
-``aitl-reid-infer --run OUT`` and ``aitl-reid-export --run OUT`` work on it. Anything that is not
-such a file ends with status 2 naming the first key that does not fit.
+The --out folder then holds ``config.yaml`` and ``model/model.pth.tar-<N>``, so that evaluation
+(the trainer with that config.yaml, ``test.evaluate True`` and ``model.load_weights`` of that file),
+inference and ONNX export work on it:
+
+    aitl-reid-infer --run log/released_mars --out out/ QUERY GALLERY
+    aitl-reid-export --run log/released_mars --out released.onnx
+
+Anything that is not such a file ends with status 2 naming the first key that does not fit.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -82,14 +87,19 @@ def first_misfit(model: torch.nn.Module, weights: Dict[str, torch.Tensor]) -> st
     return f"the model's '{missing[0]}' is not in the file" if missing else ""
 
 
-def convert(argv: Optional[List[str]] = None) -> int:
-    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+def build_parser() -> argparse.ArgumentParser:
+    """--released and --out, the checkpoint's --epoch, and the trainer's --config-file and KEY VALUE overrides."""
     parser = default_argument_parser(__doc__)
     parser.add_argument("--released", required=True, help="state dict saved by the released main_baseline.py (.pth)")
     parser.add_argument("--out", required=True, help="run folder to create (must not hold another run)")
     parser.add_argument("--epoch", type=int, default=None,
                         help="epoch to name the checkpoint by (default: the _ep<N> of the file name, else 0)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def convert(argv: Optional[List[str]] = None) -> int:
+    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+    args = build_parser().parse_args(argv)
     if not os.path.isfile(args.released):
         raise FileNotFoundError(f"{args.released}: no such file")
     held = held_run(args.out) if os.path.isdir(args.out) else ""

@@ -12,6 +12,8 @@ results.
 """
 from __future__ import annotations
 
+import argparse
+
 import os
 import sys
 from typing import List, Optional
@@ -35,14 +37,19 @@ def demo_overrides(out: str, data_root: str, opts: List[str]) -> List[str]:
     return ["train.existing_run", "move_aside", *chosen, *opts]
 
 
-def demo(argv: Optional[List[str]] = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """``aitl-reid-demo [--out DIR] [--data-root DIR] [--config-file CONFIG] [KEY VALUE ...]``."""
     parser = default_argument_parser(__doc__)
     parser.set_defaults(config_file=DEMO_CONFIG)
     parser.add_argument("--out", default="", help="output folder (default: the config's data.save_dir, log/demo)")
     parser.add_argument("--data-root", default="",
                         help="where the synthetic dataset is (or is written): <data-root>/mars (default: data.root)")
     parser.add_argument("--workers", type=int, default=1, help="rendering processes for the synthetic dataset")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def demo(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
     opts = demo_overrides(args.out, args.data_root, args.opts)
     cfg = load_config(args.config_file, opts)  # a bad config or override stops here, before anything is written
     if set(cfg.data.sources) | set(cfg.data.targets) != {"mars_attr"}:

@@ -65,10 +65,14 @@ def config_table() -> List[Tuple[str, str]]:
     return [(name, describe(packaged_config(name) or "")) for name in config_names()]
 
 
+def build_parser() -> argparse.ArgumentParser:
+    """``aitl-reid-configs`` (no arguments)."""
+    return argparse.ArgumentParser(prog="aitl-reid-configs", description=__doc__.split("\n\n")[0])
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``aitl-reid-configs``: list the packaged configs, one line each."""
-    parser = argparse.ArgumentParser(prog="aitl-reid-configs", description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
+    build_parser().parse_args(argv)
     table = config_table()
     width = max(len(name) for name, _ in table)
     for name, description in table:

@@ -365,7 +365,7 @@ LAYOUT_ROOT = "<root>"
 
 def layout_text(dataset: str) -> str:
     """The layout a copy of ``dataset`` (mars or duke) needs, where each piece is published, the CSV's key columns
-    and the protocol's counts: ``aitl-reid-check --layout``'s output and datasets/README.md's text."""
+    and the protocol's counts: what ``--layout`` prints, and datasets/README.md's text."""
     guide = GUIDES[dataset]
     dataset_dir = f"{LAYOUT_ROOT}/{guide.folder}"
     protocol = guide.protocol
@@ -384,7 +384,7 @@ def layout_text(dataset: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """``aitl-reid-check DATASET ROOT [--attributes-csv CSV]`` or ``aitl-reid-check DATASET --layout``."""
+    """The options: a dataset (mars or duke) and the data root to check, or a dataset and ``--layout``."""
     parser = argparse.ArgumentParser(prog="aitl-reid-check", description=__doc__.split("\n\n")[0],
                                      epilog="exit status: 0 complete, 1 incomplete, 2 usage error")
     parser.add_argument("dataset", choices=sorted(CHECKS))
