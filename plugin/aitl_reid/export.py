@@ -15,9 +15,11 @@ largest absolute difference from PyTorch is printed; above --tolerance the expor
 """
 from __future__ import annotations
 
+import os
 import sys
 from typing import List, Optional
 
+from .folder_lock import FolderLock
 from .inference import load_trained
 from .inference.onnx_backend import export_onnx
 from .launch import default_argument_parser, run_cli
@@ -32,14 +34,22 @@ def export(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--no-attributes", action="store_true", help="export the feature only")
     parser.add_argument("--tolerance", type=float, default=1e-3, help="largest accepted |ONNX - PyTorch| (default 1e-3)")
     args = parser.parse_args(argv)
-    trained = load_trained(args.run, args.checkpoint, "cpu", args.config_file, args.opts)
-    report = export_onnx(trained, args.out, attributes=not args.no_attributes)
+    with output_file_lock(args.out):
+        trained = load_trained(args.run, args.checkpoint, "cpu", args.config_file, args.opts)
+        report = export_onnx(trained, args.out, attributes=not args.no_attributes)
     print(report)
     worst = max(report.max_abs_diff.values())
     if worst > args.tolerance:
         print(f"error: ONNX Runtime differs from PyTorch by {worst:.2e} > --tolerance {args.tolerance:g}", file=sys.stderr)
         return 1
     return 0
+
+
+def output_file_lock(path: str) -> FolderLock:
+    """The lock of the ONNX file ``path`` (and the weights file beside it), a hidden file next to it: two exports to
+    one file cannot interleave, exports to different files in one folder do not wait on each other."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return FolderLock(folder, "--out", lock_file=f".{name}.lock", what=f"--out '{path}'")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

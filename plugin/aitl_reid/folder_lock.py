@@ -69,12 +69,14 @@ def _missing_folders(folder: str) -> List[str]:
 class FolderLock:
     """An exclusive lock on ``folder`` (the file ``lock_file`` in it), for one command's writes.
 
-    ``key`` is how the command's user names the folder (``data.save_dir``, ``--out``), for messages.
+    ``key`` is how the command's user names the folder (``data.save_dir``, ``--out``), for messages; ``what``
+    names the locked output in them if it is not the folder (a file in it with its own ``lock_file``).
     Use as a context manager, or :meth:`acquire` and :meth:`release` (which does nothing unless acquired).
     """
 
-    def __init__(self, folder: str, key: str, lock_file: str = LOCK_FILE) -> None:
+    def __init__(self, folder: str, key: str, lock_file: str = LOCK_FILE, what: str = "") -> None:
         self.folder, self.key = folder, key
+        self.what = what or f"{key} '{folder}'"
         self.path = os.path.join(folder, lock_file)
         self._fd: Optional[int] = None
         self._created: List[str] = []
@@ -157,8 +159,8 @@ def _flock(fd: int, lock: FolderLock) -> bool:
         return True
     except BlockingIOError:
         holder = _read_holder(fd)
-        raise FolderBusyError(f"{lock.key} '{lock.folder}' is in use by {holder}; nothing was written. Wait for that "
-                              f"command to end, or give this one another {lock.key}.") from None
+        raise FolderBusyError(f"{lock.what} is in use by {holder}; nothing was written. Wait for that command to end, "
+                              f"or give this one another {lock.key}.") from None
     except OSError as err:
         if err.errno not in UNSUPPORTED:
             raise
