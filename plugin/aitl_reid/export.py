@@ -11,7 +11,8 @@ override the run's config, as the trainer's and aitl-reid-infer's do. It needs t
 The graph takes normalised clips ``clips [B, T, 3, H, W]`` and returns ``feature [B, D]`` (the test
 feature) and, unless --no-attributes, ``attr_logits_<stream> [B, K]`` per attribute stream; the
 inference API pools them per tracklet and reads classes and probabilities as for PyTorch. The
-largest absolute difference from PyTorch is printed; above --tolerance the export fails (status 1).
+largest absolute difference from PyTorch is printed; above --tolerance the export fails (status 1). A second
+export to the same file while one runs stops with status 2, naming the first.
 """
 from __future__ import annotations
 

@@ -16,9 +16,10 @@ stand before or after them.
 
 Writes into OUT: ranking.csv and ranking.json (the --k nearest gallery tracklets per query, rank 1
 first), attributes.csv (predicted class and probability per attribute, named by the schema) and
-report.html with a PNG grid per query of its --report-k nearest (in OUT/grids). Bad input ends with
-status 2 and a message naming the file (and line); so does --onnx without the onnx extra
-(pip install 'aitl-reid[onnx]').
+report.html with a PNG grid per query of its --report-k nearest (in OUT/grids). OUT is locked while
+it is written: a second command given the same OUT meanwhile stops with status 2, naming the first.
+Bad input ends with status 2 and a message naming the file (and line); so does --onnx without the
+onnx extra (pip install 'aitl-reid[onnx]').
 """
 from __future__ import annotations
 

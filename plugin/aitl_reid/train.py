@@ -63,6 +63,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             check_save_dir(cfg, start)
             with run_log(cfg, start) as begin_writing:
                 return run(cfg, start, begin_writing)
+    except distributed.RefusedOnMainProcess:  # under torchrun, a rank > 0: rank 0 printed why
+        return USAGE_EXIT
     except (WriteError, ValueError, FileNotFoundError) as err:
         # bad input: config (ConfigError), a folder holding another run, in use, or a bad checkpoint (RunError,
         # FolderBusyError), data files, weights, save_dir: all ValueErrors but the last

@@ -13,7 +13,8 @@ has is the variant itself (its runs are shared), and every swept row is compared
 started with ``model.resume auto``: run the same command again after an interruption and finished runs
 are kept, unfinished ones continue from their newest checkpoint. The report (``DIR/RESULTS.md`` unless
 ``--report``) holds each variant's mean and spread, paired per-seed differences with 95% intervals,
-and the seed-averaged curves.
+and the seed-averaged curves. One runner writes an output folder at a time: a second one given the same
+``--output`` while the first runs stops with status 2, naming it.
 """
 from __future__ import annotations
 
