@@ -24,8 +24,6 @@ from test_train_end_to_end import load_main, read_rows, tiny_run_args, tiny_synt
 REPO = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "AITL_REID_PROGRESS": "0", "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore",
        "PYTHONPATH": os.pathsep.join([str(REPO / "plugin"), os.environ.get("PYTHONPATH", "")])}
-HOLD = ("import sys, time\nfrom aitl_reid.folder_lock import FolderLock\n"
-        "with FolderLock(sys.argv[1], 'data.save_dir'):\n    print('held', flush=True)\n    time.sleep(600)\n")
 pytestmark = pytest.mark.filterwarnings("ignore:gallery has only")
 
 
@@ -49,10 +47,25 @@ def wait_for_holder(folder, process):
 
 
 def hold_in_another_process(folder):
-    """A process holding ``folder``'s lock until killed."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], env=ENV, stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline() == "held\n"
-    return holder
+    """A process (forked: no interpreter to start) holding ``folder``'s lock until killed; returns its id."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with FolderLock(str(folder), "data.save_dir"):
+                os.write(write, b"held")
+                time.sleep(600)
+        finally:
+            os._exit(0)
+    os.close(write)
+    assert os.read(read, 4) == b"held"
+    os.close(read)
+    return pid
+
+
+def kill(pid):
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
 
 
 def processes_naming(folder):
@@ -178,11 +191,10 @@ def test_after_the_holder_is_killed_resume_auto_continues_without_a_manual_step(
     holder = hold_in_another_process(folder)
     try:
         assert load_main()(args) == 2
-        assert f"is in use by process {holder.pid}" in capsys.readouterr().err
+        assert f"is in use by process {holder} on host" in capsys.readouterr().err
     finally:
-        holder.send_signal(signal.SIGKILL)
-        holder.wait()
-    assert holder_of(folder)["pid"] == holder.pid  # the killed holder's file stays; its lock went with it
+        kill(holder)
+    assert holder_of(folder)["pid"] == holder  # the killed holder's file stays; its lock went with it
     assert load_main()(args) == 0
     assert "Resumed from" in capsys.readouterr().out
     assert [row["epoch"] for row in read_rows(folder)] == ["1", "2"]
@@ -199,9 +211,9 @@ def test_a_torchrun_launch_into_a_folder_in_use_is_refused_and_leaves_no_process
         result = subprocess.run(command, env=ENV, capture_output=True, text=True, timeout=300)
         assert result.returncode != 0
         output = result.stdout + result.stderr
-        assert f"data.save_dir '{folder}' is in use by process {holder.pid}" in output
-        assert holder.poll() is None and os.listdir(folder) == [LOCK_FILE]
-        assert processes_naming(folder) == [holder.pid]
+        assert f"data.save_dir '{folder}' is in use by process {holder} on host" in output
+        assert output.count("is in use by") == 1  # said by rank 0 only
+        assert os.listdir(folder) == [LOCK_FILE] and holder_of(folder)["pid"] == holder
+        assert processes_naming(folder) == []  # every rank ended
     finally:
-        holder.kill()
-        holder.wait()
+        kill(holder)
