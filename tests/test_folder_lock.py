@@ -63,6 +63,28 @@ def hold_in_another_process(folder):
     return pid
 
 
+def hold_with_a_forked_worker(folder):
+    """A process holding ``folder``'s lock that has forked a worker (as a data loader forks its workers); returns
+    both process ids."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with FolderLock(str(folder), "data.save_dir"):
+                worker = os.fork()
+                if worker == 0:
+                    time.sleep(600)
+                    os._exit(0)
+                os.write(write, str(worker).encode().ljust(16))
+                time.sleep(600)
+        finally:
+            os._exit(0)
+    os.close(write)
+    worker = int(os.read(read, 16))
+    os.close(read)
+    return pid, worker
+
+
 def kill(pid):
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
@@ -111,6 +133,18 @@ def test_folders_a_lock_created_go_again_when_left_empty_and_others_stay(tmp_pat
     with FolderLock(str(tmp_path / "existing"), "--out"):
         pass
     assert (tmp_path / "existing").is_dir()
+
+
+def test_a_killed_holders_forked_worker_does_not_keep_the_lock(tmp_path):
+    holder, worker = hold_with_a_forked_worker(tmp_path)
+    try:
+        with pytest.raises(FolderBusyError, match=f"in use by process {holder} on host"):
+            FolderLock(str(tmp_path), "data.save_dir").acquire()
+        kill(holder)
+        with FolderLock(str(tmp_path), "data.save_dir"):
+            os.kill(worker, 0)  # the worker still runs (else this raises)
+    finally:
+        os.kill(worker, signal.SIGKILL)  # the killed holder's child, now init's: not ours to wait for
 
 
 def test_without_flock_it_says_so_once_and_goes_on(tmp_path, monkeypatch, capsys):

@@ -9,7 +9,8 @@ lock file), having changed nothing.
 
 The operating system releases a ``flock`` when its holder dies, ``kill -9`` included, so nothing has
 to be cleaned up by hand before ``model.resume auto``; the holder's lock file stays behind and the
-next command takes it over. On a file system without ``flock`` (some network mounts) the lock cannot
+next command takes it over. A forked child (a data-loader worker) would share the lock and keep it
+after its parent's death, so children close their copy at once and the lock lives as long as its holder. On a file system without ``flock`` (some network mounts) the lock cannot
 be taken: that is said once per process and the command goes on unprotected.
 
 Folders the lock created are removed again on release if they are still empty: a command stopped by
@@ -25,7 +26,7 @@ import shlex
 import socket
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Set
 
 from .serialization import WriteError
 
@@ -33,6 +34,19 @@ LOCK_FILE = ".aitl-reid.lock"
 UNSUPPORTED = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL}
 _HOLDER_WAIT_S = 1.0  # how long a refused command waits for a holder that has just locked to write who it is
 _warned_unsupported: List[str] = []
+_held: Set[int] = set()  # descriptors of the locks this process holds
+
+
+def _close_in_forked_child() -> None:
+    for fd in _held:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _held.clear()
+
+
+os.register_at_fork(after_in_child=_close_in_forked_child)
 
 
 class FolderBusyError(ValueError):
@@ -81,6 +95,7 @@ class FolderLock:
         self._fd: Optional[int] = None
         self._created: List[str] = []
         self._acquired = False
+        self._owner = 0  # the process that acquired it: a forked child holds nothing to release
 
     def acquire(self) -> "FolderLock":
         """Take the lock, creating the folder if needed; raises :class:`FolderBusyError` when another process holds
@@ -96,7 +111,7 @@ class FolderLock:
                 raise
             raise WriteError(f"{self.key} '{self.folder}' is not writable ({err.strerror or err}); give a folder this "
                              f"process can write with {self.key} PATH", err.errno) from err
-        self._acquired = True
+        self._acquired, self._owner = True, os.getpid()
         return self
 
     def _try_lock(self) -> bool:
@@ -117,6 +132,7 @@ class FolderLock:
             os.ftruncate(fd, 0)
             os.write(fd, holder_record().encode("utf-8"))
             self._fd = fd
+            _held.add(fd)
             return True
         finally:
             if self._fd != fd:
@@ -125,7 +141,7 @@ class FolderLock:
     def release(self) -> None:
         """Remove the lock file (while still holding it, so a waiting process sees it replaced), let go of the lock,
         and remove the folders :meth:`acquire` created if nothing was written into them."""
-        if not self._acquired:
+        if not self._acquired or os.getpid() != self._owner:
             return
         self._acquired = False
         if self._fd is not None:
@@ -133,6 +149,7 @@ class FolderLock:
                 os.remove(self.path)
             except FileNotFoundError:
                 pass
+            _held.discard(self._fd)
             os.close(self._fd)
             self._fd = None
         self._remove_created_folders()
