@@ -42,6 +42,7 @@ setup(
             "aitl-reid-infer = aitl_reid.infer:main",
             "aitl-reid-export = aitl_reid.export:main",
             "aitl-reid-check = aitl_reid.data.check:main",
+            "aitl-reid-convert = aitl_reid.convert:main",
         ]
     },
 )

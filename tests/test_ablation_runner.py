@@ -16,7 +16,7 @@ from aitl_reid.experiments.benchmark import config_value
 from aitl_reid.experiments.cli import build_parser, chosen_variants, end_seed_list, main
 from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
 from aitl_reid.launch import load_config
-from aitl_reid.experiments.variants import all_variants, control_variants, table1_variants
+from aitl_reid.experiments.variants import all_variants, control_variants, released_variants, table1_variants
 
 COUNTER = "import pathlib, sys; p = pathlib.Path(sys.argv[-2]); p.write_text(str(int(p.read_text() or 0) + 1) if p.exists() else '1'); sys.exit(int(sys.argv[-1]))"
 
@@ -36,6 +36,18 @@ def test_controls_change_exactly_what_they_say_against_the_full_model():
     assert {k: v for k, v in unfused.items() if full.get(k) != v} == {"model.asta.fuse_attention": "False", "loss.aitl.enabled": "False"}
     assert {k: v for k, v in oracle.items() if full.get(k) != v} == {"loss.aitl.selection": "annotated"}
     assert {k: v for k, v in placebo.items() if full.get(k) != v} == {"loss.aitl.selection": "shuffled"}
+
+
+def test_the_released_variant_is_the_released_config_on_the_experiments_data_and_schedule():
+    """Its model and loss switches are exactly released_code.yaml's (the parity-tested ones); data and schedule stay."""
+    (released,) = released_variants()
+    variant = load_config("configs/synthetic_ablation.yaml", list(released.overrides))
+    reference = load_config("configs/released_code.yaml")
+    experiment = load_config("configs/synthetic_ablation.yaml")
+    assert variant.model.asta == reference.model.asta and variant.loss == reference.loss
+    assert variant.model.asta.fused_copy_input == "reid_attended" and variant.loss.aitl.attribute_distance == "euclidean"
+    assert (variant.train, variant.data, variant.video) == (experiment.train, experiment.data, experiment.video)
+    assert variant.model.name == "asta_resnet18" and released.slug in [v.slug for v in all_variants()]
 
 
 def test_every_variant_is_a_valid_config():

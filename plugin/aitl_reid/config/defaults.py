@@ -40,6 +40,11 @@ def get_default_config() -> CN:
     cfg.model.asta.attention_pooling = "normalised"  # attention-weighted "mean" (paper) or "normalised" weighted mean
     cfg.model.asta.detach_fused_attention = False  # only the attribute losses train the attention (Re-ID copies detached)
     cfg.model.asta.temporal_init = "identity"  # temporal attention conv starts as "identity" or "default" (released)
+    cfg.model.asta.stem_relu = True  # ReLU after the backbone stem's BatchNorm (released ResNet: False); ASTA and tp_ models
+    cfg.model.asta.stream_conv_bias = False  # the streams' size-preserving conv has a bias (released code: True)
+    cfg.model.asta.fused_copy_input = "features"  # what stream attention weights for the Re-ID copies: "features" or "reid_attended" (released)
+    cfg.model.asta.fused_order = "relevant_first"  # copies after the Re-ID part: "relevant_first" or "irrelevant_first" (released)
+    cfg.model.asta.init = "torch"  # attention/attribute layers: "torch" (PyTorch's default) or "released" (He normal, classifiers N(0, 0.001))
 
     cfg.attributes = CN()
     cfg.attributes.schema = "auto"  # "auto" (detect from the CSV header), "mars_v1", "mars_v2", "duke_v2" or "custom"
@@ -133,7 +138,8 @@ def get_default_config() -> CN:
     cfg.loss.aitl.weight = 1.0  # weight of each intra-identity triplet term
     cfg.loss.aitl.margin = 0.0  # margin of the intra-identity triplet (paper: none)
     cfg.loss.aitl.selection = "attribute"  # positives chosen by predicted "attribute" distance (AITL), "annotated" attributes (oracle), predicted attributes "shuffled" in the batch (placebo) or "feature" distance (ITL)
-    cfg.loss.aitl.distance = "cosine"  # distance for selection and features: "cosine" (paper) or "euclidean" (released)
+    cfg.loss.aitl.distance = "cosine"  # feature distance FD: "cosine" (paper, released) or "euclidean"
+    cfg.loss.aitl.attribute_distance = "cosine"  # attribute distance AD that chooses the positives: "cosine" (paper) or "euclidean" (released)
     cfg.loss.aitl.attribute_input = "prob"  # attribute vector: "prob" (sigmoid of logits) or "logits" (released)
     cfg.loss.aitl.include_anchor = False  # candidates include the anchor itself (released code)
     cfg.loss.aitl.average_triplets = False  # average batch-hard and AITL terms (released) instead of summing (Eq. 4)

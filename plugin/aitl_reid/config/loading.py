@@ -7,6 +7,7 @@ naming the file (or the command line) and the key.
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 from typing import Any, Dict, Iterable, List, Sequence
@@ -24,6 +25,44 @@ _YACS_VALUE_ERRORS = (ValueError, TypeError, KeyError, AssertionError, Recursion
 
 class ConfigError(ValueError):
     """A config file or override is invalid; the message names the file and key."""
+
+
+CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
+                          "configs")
+RELEASED_CONFIG = os.path.join(CONFIG_DIR, "released_code.yaml")  # the authors' released implementation's choices
+
+
+def _override_text(value: Any) -> str:
+    """How a YAML value is written as a ``KEY VALUE`` override: strings as they are unless yacs would read them as
+    another type (quoted then), lists and numbers as Python literals."""
+    if isinstance(value, str):
+        try:
+            ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    return repr(value)
+
+
+def own_sections(path: str, sections: Sequence[str]) -> List[str]:
+    """``KEY VALUE`` pairs of what the file itself states under the dotted ``sections`` (its ``_BASE_`` left out):
+    how another config takes over one file's switches, with that file as their one source."""
+    text = read_text(path, "utf-8", ConfigError, "save the file as UTF-8")
+    mapping = yaml.safe_load(text) or {}
+    pairs: List[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                walk(value, f"{prefix}.{name}")
+        else:
+            pairs.extend([prefix, _override_text(node)])
+
+    for section in sections:
+        node: Any = mapping
+        for part in section.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        walk(node, section)
+    return pairs
 
 
 def flat_keys(node: CN, prefix: str = "") -> List[str]:

@@ -30,9 +30,10 @@ from ..launch import load_config, run_cli
 from ..registry import split_model_name
 from .ablation import AblationPlan
 from .benchmark import QUICK_OPTS, config_value, run_benchmark
-from .variants import Variant, all_variants, control_variants, select_variants, sweep_from_own_setting, table1_variants
+from .variants import (Variant, all_variants, control_variants, released_variants, select_variants, sweep_from_own_setting,
+                       table1_variants)
 
-GROUPS = {"table1": table1_variants, "controls": control_variants}
+GROUPS = {"table1": table1_variants, "controls": control_variants, "released": released_variants}
 
 
 def build_parser(description: str = __doc__, default_config: str = "", default_variants: Sequence[str] = ()) -> argparse.ArgumentParser:
@@ -41,7 +42,7 @@ def build_parser(description: str = __doc__, default_config: str = "", default_v
     parser.add_argument("--config-file", default=default_config, required=not default_config,
                         help="experiment config every variant starts from")
     parser.add_argument("--variants", nargs="+", default=list(default_variants),
-                        help="variant names or groups (table1, controls); default: every variant")
+                        help="variant names or groups (table1, controls, released); default: every variant")
     parser.add_argument("--list-variants", action="store_true", help="print the variant names and exit")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="training seeds per variant (default 1 2 3)")
     parser.add_argument("--sweep", nargs="+", default=[], metavar=("KEY", "VALUE"),

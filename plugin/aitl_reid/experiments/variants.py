@@ -9,12 +9,15 @@ the backbone differs (ResNet-18 by default, any torchreid backbone through :func
 The controls ask whether the attributes' *guidance* is what helps: ASTA with its attribute losses
 off (attention trained by Re-ID alone), ASTA whose streams learn attributes but add nothing to the
 feature, and the full model with AITL choosing positives by the annotated attributes (oracle) or by
-predicted attribute vectors shuffled among the batch's tracklets (placebo).
+predicted attribute vectors shuffled among the batch's tracklets (placebo). The released design
+(``released``) asks whether the authors' own implementation choices change the answer.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Callable, Dict, Sequence, Tuple
+
+from ..config import RELEASED_CONFIG, own_sections
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,18 @@ def control_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
     )
 
 
+def released_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
+    """The full model as the authors' released code builds and trains it: the ``model.asta`` and ``loss`` switches
+    of ``configs/released_code.yaml`` (checked against the released code by tests/test_released_parity.py) on
+    the experiment's own data, schedule and backbone."""
+    released = own_sections(RELEASED_CONFIG, ("model.asta", "loss"))
+    asta = ("model.name", f"asta_{backbone}", "loss.attribute.enabled", "True")
+    return (Variant("Released ASTA + AITL", asta + _FUSED + _AITL + tuple(released), True, True),)
+
+
 def all_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
-    """Table 1's rows, then the controls."""
-    return table1_variants(backbone) + control_variants(backbone)
+    """Table 1's rows, the controls, then the released design."""
+    return table1_variants(backbone) + control_variants(backbone) + released_variants(backbone)
 
 
 def select_variants(variants: Sequence[Variant], slugs: Sequence[str]) -> Tuple[Variant, ...]:

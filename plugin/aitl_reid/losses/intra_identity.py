@@ -97,17 +97,18 @@ def aitl_loss(
     margin: float = 0.0,
     distance: str = "cosine",
     include_anchor: bool = False,
+    attribute_distance: str = "",
 ) -> torch.Tensor:
     """Attribute-aware identity-hard triplet loss (Eq. 2-3): positives chosen by attribute distance.
 
-    ``attributes`` is one attribute prediction vector per row ``[N, A]``; ``distance`` applies to
-    both the features and the attribute vectors (paper: cosine; released code: euclidean).
+    ``attributes`` is one attribute prediction vector per row ``[N, A]``; ``distance`` is the feature
+    distance and ``attribute_distance`` (``distance`` when empty) the one between attribute vectors
+    (paper: cosine for both; released code: cosine features, Euclidean attributes).
     """
     check_batch(features, pids)
     check_batch(attributes, pids, name="attributes")
-    return intra_identity_triplet(
-        pairwise_distance(features, distance), pairwise_distance(attributes.detach(), distance), pids, margin, include_anchor
-    )
+    selection = pairwise_distance(attributes.detach(), attribute_distance or distance)
+    return intra_identity_triplet(pairwise_distance(features, distance), selection, pids, margin, include_anchor)
 
 
 def itl_loss(features: torch.Tensor, pids: torch.Tensor, margin: float = 0.0, distance: str = "cosine") -> torch.Tensor:
@@ -126,14 +127,17 @@ def dvdp(features: torch.Tensor, pids: torch.Tensor, distance: str = "cosine") -
 class AITLLoss(nn.Module):
     """Module form of :func:`aitl_loss`."""
 
-    def __init__(self, margin: float = 0.0, distance: str = "cosine", include_anchor: bool = False) -> None:
+    def __init__(self, margin: float = 0.0, distance: str = "cosine", include_anchor: bool = False,
+                 attribute_distance: str = "") -> None:
         super().__init__()
         self.margin = margin
         self.distance = distance
         self.include_anchor = include_anchor
+        self.attribute_distance = attribute_distance
 
     def forward(self, features: torch.Tensor, pids: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
-        return aitl_loss(features, pids, attributes, self.margin, self.distance, self.include_anchor)
+        return aitl_loss(features, pids, attributes, self.margin, self.distance, self.include_anchor,
+                         self.attribute_distance)
 
 
 class ITLLoss(nn.Module):

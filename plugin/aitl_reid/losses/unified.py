@@ -3,7 +3,10 @@
 Eq. 4 sums the terms with unit weights. The released code instead averages the three triplet terms
 (batch-hard, AITL on the identity-relevant stream, AITL on the identity-irrelevant stream) before
 adding cross-entropy and BCE; ``average_triplets`` reproduces that. AITL is computed once per
-attribute stream the model outputs, from that stream's prediction vector.
+attribute stream the model outputs, from that stream's prediction vector. Two distances enter AITL:
+the feature distance FD (``aitl_distance``) and the attribute distance AD that chooses the
+positives (``attribute_distance``); the paper makes both cosine, the released code cosine FD and
+Euclidean AD (``TripletLossAttrWeightes`` with ``DISTANCE = "cosine"``).
 
 Every term is computed on ``output.features`` (pre-BNNeck) as in BNNeck practice, and returned
 detached under a stable name for logging, together with the batch DVDP (Eq. 1, cosine, a
@@ -49,6 +52,7 @@ class UnifiedLoss(nn.Module):
         aitl_margin: float = 0.0,
         aitl_selection: str = "attribute",
         aitl_distance: str = "cosine",
+        attribute_distance: str = "cosine",
         attribute_input: str = "prob",
         include_anchor: bool = False,
         average_triplets: bool = False,
@@ -72,6 +76,7 @@ class UnifiedLoss(nn.Module):
         self.aitl_margin = aitl_margin
         self.aitl_selection = aitl_selection
         self.aitl_distance = check_distance(aitl_distance)
+        self.attribute_distance = check_distance(attribute_distance)
         self.attribute_input = attribute_input
         self.include_anchor = include_anchor
         self.average_triplets = average_triplets
@@ -169,7 +174,7 @@ class UnifiedLoss(nn.Module):
         vectors = self._attribute_vector(output.attr_logits[stream].detach(), stream)
         if self.aitl_selection == "shuffled":
             vectors = vectors[torch.randperm(vectors.shape[0]).to(vectors.device, non_blocking=True)]
-        return pairwise_distance(vectors, self.aitl_distance)
+        return pairwise_distance(vectors, self.attribute_distance)
 
     def _attribute_vector(self, logits: torch.Tensor, stream: str) -> torch.Tensor:
         """The prediction vector AITL compares: class probabilities (paper) or raw logits (released).
@@ -196,7 +201,7 @@ class UnifiedLoss(nn.Module):
         """
         out: Dict[str, torch.Tensor] = {}
         for stream, logits in output.attr_logits.items():
-            predicted = pairwise_distance(self._attribute_vector(logits.detach(), stream), self.aitl_distance)
+            predicted = pairwise_distance(self._attribute_vector(logits.detach(), stream), self.attribute_distance)
             true = true_attribute_distance(group_labels(attrs, self.schema, stream))
             agree, chance, anchors = selection_agreement(predicted, true, pids, self.include_anchor)
             out.update({f"aitl_agree_{stream}": agree, f"aitl_chance_{stream}": chance, f"aitl_anchors_{stream}": anchors})
@@ -227,6 +232,7 @@ def unified_loss_kwargs(cfg: Any) -> Dict[str, Any]:
         aitl_margin=loss.aitl.margin,
         aitl_selection=loss.aitl.selection,
         aitl_distance=loss.aitl.distance,
+        attribute_distance=loss.aitl.attribute_distance,
         attribute_input=loss.aitl.attribute_input,
         include_anchor=loss.aitl.include_anchor,
         average_triplets=loss.aitl.average_triplets,

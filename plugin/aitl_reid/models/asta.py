@@ -7,7 +7,7 @@ with their copies weighted by each stream's attention, pooled over space and tim
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -20,11 +20,52 @@ from .base import ATTENTION_POOLINGS, VideoReIDModel, pool_clip
 from .outputs import ReIDOutput
 
 
+FUSED_COPY_INPUTS: Tuple[str, ...] = ("features", "reid_attended")
+FUSED_ORDERS: Dict[str, Tuple[str, str]] = {
+    "relevant_first": (ID_RELEVANT, ID_IRRELEVANT),
+    "irrelevant_first": (ID_IRRELEVANT, ID_RELEVANT),
+}
+INITS: Tuple[str, ...] = ("torch", "released")
+
+
+def _check_choice(key: str, value: str, choices: Tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{key} must be one of {choices}, got {value!r} (model.asta.{key})")
+
+
+def _kaiming_zero_bias(layer: nn.Module) -> None:
+    nn.init.kaiming_normal_(layer.weight, a=0, mode="fan_in")
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+
+
+def released_init(model: "ASTA", keep_temporal: bool = False) -> None:
+    """Initialise the attention and attribute layers as the released ``models/baseline.py`` does.
+
+    Its ``weights_init_kaiming`` (He normal, fan-in, zero bias) on each stream's 1x1 conv, the
+    spatial and temporal attention convs and the Re-ID attention conv, and its
+    ``weights_init_classifier`` (normal, std 0.001, zero bias) on the stream classifiers; the
+    BatchNorms keep weight 1 and bias 0. ``keep_temporal`` leaves the temporal convs as they are
+    (``temporal_init identity``).
+    """
+    for stream in model.streams.values():
+        _kaiming_zero_bias(stream.conv[0])
+        _kaiming_zero_bias(stream.attention.spatial.conv)
+        if not keep_temporal:
+            _kaiming_zero_bias(stream.attention.temporal)
+        nn.init.normal_(stream.classifier.weight, std=0.001)
+        nn.init.zeros_(stream.classifier.bias)
+    if model.reid_attention is not None:
+        _kaiming_zero_bias(model.reid_attention.conv)
+
+
 class AttributeStream(nn.Module):
     """Size-preserving conv -> spatio-temporal attention -> weighted pooling -> attribute classifier.
 
     As in the released code, the attention weights the stream's input features (not the conv
-    output). The classifier has one output per attribute class and reads, with ``head_bn``, the
+    output). ``conv_bias`` gives the size-preserving conv a bias, as released (a BatchNorm follows, so
+    it changes nothing in training but is part of the released weights). The classifier has one
+    output per attribute class and reads, with ``head_bn``, the
     pooled feature through a BatchNorm1d (BNNeck style), else through a ReLU as released. The
     pooled backbone features are non-negative and share a large common mode across clips; the
     BatchNorm removes it, without which the classifier's gradients are dominated by that mode and
@@ -44,6 +85,7 @@ class AttributeStream(nn.Module):
         attention_norm: bool = False,
         temporal_init: str = "default",
         pooling: str = "mean",
+        conv_bias: bool = False,
     ) -> None:
         super().__init__()
         if width < 0:
@@ -51,7 +93,7 @@ class AttributeStream(nn.Module):
         width = width or in_channels
         kernel = require_odd(kernel, "stream_kernel")
         self.conv = nn.Sequential(
-            nn.Conv2d(in_channels, width, kernel, padding=kernel // 2, bias=False),
+            nn.Conv2d(in_channels, width, kernel, padding=kernel // 2, bias=conv_bias),
             nn.BatchNorm2d(width),
             nn.ReLU(inplace=True),
         )
@@ -92,6 +134,13 @@ class ASTA(VideoReIDModel):
         detach_fused_attention: the Re-ID copies are weighted by the attention without passing the
             Re-ID losses' gradient back into it, so only the attribute losses shape the maps
             (attention driven by attributes alone; off by default, as in the paper and released code).
+        stream_conv_bias: the streams' size-preserving conv has a bias (released code: True).
+        fused_copy_input: what each stream's attention weights for its Re-ID copy: the backbone
+            ``"features"`` (default) or the ``"reid_attended"`` features, already weighted by the Re-ID
+            spatial attention (released code: copy = stream attention x Re-ID attention x features).
+        fused_order: order of the copies after the Re-ID part of the feature: ``"relevant_first"``
+            (default) or ``"irrelevant_first"`` (released code).
+        init: ``"torch"`` (PyTorch's default initialisation) or ``"released"`` (:func:`released_init`).
         test_feature: ``"after_bn"`` or ``"before_bn"``.
         fuse_attention: the streams' attention-weighted copies join the Re-ID feature (ASTA). Off,
             the Re-ID feature is the plain temporal pooling and the streams only predict the
@@ -122,10 +171,21 @@ class ASTA(VideoReIDModel):
         temporal_init: str = "identity",
         attention_pooling: str = "normalised",
         detach_fused_attention: bool = False,
+        stream_conv_bias: bool = False,
+        fused_copy_input: str = "features",
+        fused_order: str = "relevant_first",
+        init: str = "torch",
     ) -> None:
         if attention_pooling not in ATTENTION_POOLINGS:
             raise ValueError(f"attention_pooling must be one of {ATTENTION_POOLINGS}, got {attention_pooling!r}")
-        enabled = [g for g, on in ((ID_RELEVANT, id_relevant_stream), (ID_IRRELEVANT, id_irrelevant_stream)) if on]
+        _check_choice("fused_copy_input", fused_copy_input, FUSED_COPY_INPUTS)
+        _check_choice("fused_order", fused_order, tuple(FUSED_ORDERS))
+        _check_choice("init", init, INITS)
+        if fused_copy_input == "reid_attended" and not reid_spatial_attention:
+            raise ValueError("fused_copy_input 'reid_attended' weights the Re-ID-attended features; it needs "
+                             "reid_spatial_attention=True (model.asta.reid_spatial_attention)")
+        switched_on = {ID_RELEVANT: id_relevant_stream, ID_IRRELEVANT: id_irrelevant_stream}
+        enabled = [g for g in FUSED_ORDERS[fused_order] if switched_on[g]]
         for group in enabled:
             if schema.total_classes(group) == 0:
                 raise ValueError(
@@ -148,15 +208,18 @@ class ASTA(VideoReIDModel):
         self.detach_streams = detach_streams
         self.attention_pooling = attention_pooling
         self.detach_fused_attention = detach_fused_attention
-        self.streams = nn.ModuleDict({
+        self.fused_copy_input = fused_copy_input
+        self.streams = nn.ModuleDict({  # in fused_order: the order of the copies in the Re-ID feature
             group: AttributeStream(channels, backbone.map_size, schema.total_classes(group), stream_width,
                                    stream_kernel, spatial_kernel, temporal_kernel, attribute_bn, attention_norm,
-                                   temporal_init, attention_pooling)
+                                   temporal_init, attention_pooling, stream_conv_bias)
             for group in enabled
         })
         self.reid_attention: Optional[SpatialAttention] = (
             SpatialAttention(channels, spatial_kernel, attention_norm) if reid_spatial_attention else None
         )
+        if init == "released":
+            released_init(self, keep_temporal=temporal_init != "default")
 
     def compute(self, clips: torch.Tensor) -> ReIDOutput:
         maps = self.backbone(clips)
@@ -168,7 +231,8 @@ class ASTA(VideoReIDModel):
         parts = [pool_clip(maps, reid_attention, self.attention_pooling)] if self.reid_stream else []
         if self.fuse_attention:
             fused = {g: a.detach() if self.detach_fused_attention else a for g, a in attention.items()}
-            parts += [pool_clip(maps, fused[g], self.attention_pooling) for g in self.streams]
+            weighted = maps if self.fused_copy_input == "features" else maps * reid_attention.unsqueeze(2)
+            parts += [pool_clip(weighted, fused[g], self.attention_pooling) for g in self.streams]
         return self._output(torch.cat(parts, dim=1), attr_logits, attention, reid_attention)
 
 
@@ -182,6 +246,7 @@ def build_asta(
     height: int = 256,
     width: int = 128,
     last_stride: int = 1,
+    stem_relu: bool = True,
     schema: Optional[AttributeSchema] = None,
     use_gpu: bool = True,
     **options,
@@ -192,7 +257,7 @@ def build_asta(
     ``build_model`` and do not change the model: train mode always returns a ``ReIDOutput``, and
     device placement is the engine's job.
     """
-    frames = build_backbone(backbone, height, width, last_stride, pretrained, pretrained_path)
+    frames = build_backbone(backbone, height, width, last_stride, pretrained, pretrained_path, stem_relu)
     return ASTA(frames, num_classes, schema or DEFAULT_SCHEMA, **options)
 
 

@@ -133,6 +133,23 @@ def set_last_stride(net: nn.Module, stride: int, name: str = "backbone") -> None
         conv.stride = (stride, stride)
 
 
+def remove_stem_relu(net: nn.Module, name: str = "backbone") -> None:
+    """Leave out the ReLU between the stem's BatchNorm and its max-pooling, as the released ResNet does.
+
+    The authors' ``models/backbones/resnet.py`` comments that ReLU out of ``ResNet.__init__`` and
+    ``forward`` and still loads ImageNet weights into the network; ``model.asta.stem_relu False``
+    reproduces it. torchreid's ResNet-style networks apply ``self.relu`` once, in the stem only (each
+    block has its own), so replacing that module is exactly the released forward.
+    """
+    stem = ("conv1", "bn1", "relu", "maxpool", "layer1")
+    if not all(isinstance(getattr(net, part, None), nn.Module) for part in stem) or not isinstance(net.relu, nn.ReLU):
+        raise ValueError(
+            f"model.asta.stem_relu False leaves out the ReLU of a ResNet-style stem (conv1, bn1, relu, maxpool); "
+            f"backbone '{name}' has no such stem: keep model.asta.stem_relu True"
+        )
+    net.relu = nn.Identity()
+
+
 def _drop_heads(net: nn.Module) -> None:
     """Remove torchreid's classification heads: featuremaps() never uses them."""
     for attr in ("classifier", "fc"):
@@ -147,6 +164,7 @@ def build_backbone(
     last_stride: int = 1,
     pretrained: bool = False,
     pretrained_path: str = "",
+    stem_relu: bool = True,
 ) -> FrameBackbone:
     """Build torchreid's ``name`` as a :class:`FrameBackbone` for ``height x width`` frames.
 
@@ -154,6 +172,7 @@ def build_backbone(
     and prints what was loaded; with ``pretrained=False`` ``pretrained_path`` is ignored. Without such a
     file, backbones in :data:`PACKAGED_WEIGHTS` (``mobilenetv2``) load their packaged ImageNet weights
     and the others the ImageNet file of torch.hub's cache, downloaded there first when absent.
+    ``stem_relu=False`` leaves out the stem's ReLU (:func:`remove_stem_relu`, the released ResNet).
     """
     factory = _torchreid.model_factory()
     if registry.is_model(name):
@@ -168,6 +187,8 @@ def build_backbone(
         raise _not_spatial(name, "it has no featuremaps()")
     _drop_heads(net)
     set_last_stride(net, last_stride, name)
+    if not stem_relu:
+        remove_stem_relu(net, name)
     if pretrained:
         print(f"backbone {name}: {_load_pretrained(net, name, pretrained_path)}")
     return FrameBackbone(name, net, height, width)

@@ -37,6 +37,7 @@ def build_model_from_config(cfg: CfgNode, num_classes: int, schema: AttributeSch
         height=cfg.data.height,
         width=cfg.data.width,
         last_stride=asta.last_stride,
+        stem_relu=asta.stem_relu,
         test_feature=asta.test_feature,
         schema=schema,
     )
@@ -57,5 +58,9 @@ def build_model_from_config(cfg: CfgNode, num_classes: int, schema: AttributeSch
             temporal_init=asta.temporal_init,
             attention_pooling=asta.attention_pooling,
             detach_fused_attention=asta.detach_fused_attention,
+            stream_conv_bias=asta.stream_conv_bias,
+            fused_copy_input=asta.fused_copy_input,
+            fused_order=asta.fused_order,
+            init=asta.init,
         )
     return build_model(cfg.model.name, num_classes, **kwargs)

@@ -36,6 +36,7 @@ def build_temporal_pooling(
     height: int = 256,
     width: int = 128,
     last_stride: int = 1,
+    stem_relu: bool = True,
     test_feature: str = "after_bn",
     schema: Optional[AttributeSchema] = None,
     use_gpu: bool = True,
@@ -46,7 +47,7 @@ def build_temporal_pooling(
     attributes); ``loss`` and ``use_gpu`` come from torchreid's ``build_model``. None of the three
     changes the model.
     """
-    frames = build_backbone(backbone, height, width, last_stride, pretrained, pretrained_path)
+    frames = build_backbone(backbone, height, width, last_stride, pretrained, pretrained_path, stem_relu)
     return TemporalPooling(frames, num_classes, test_feature)
 
 
