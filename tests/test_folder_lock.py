@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from aitl_reid import export, infer
+from aitl_reid import convert, export, infer
 from aitl_reid.experiments.cli import run as ablation
 from aitl_reid import folder_lock
 from aitl_reid.folder_lock import LOCK_FILE, FolderBusyError, FolderLock
@@ -160,7 +160,7 @@ def test_without_flock_it_says_so_once_and_goes_on(tmp_path, monkeypatch, capsys
     assert os.listdir(tmp_path / "a") == ["log.txt"]
 
 
-def test_inference_export_and_the_ablation_runner_refuse_a_folder_in_use(tmp_path, capsys):
+def test_inference_export_conversion_and_the_ablation_runner_refuse_a_folder_in_use(tmp_path, capsys):
     out = tmp_path / "out"
     with FolderLock(str(out), "--out"):
         before = snapshot(out)
@@ -168,6 +168,9 @@ def test_inference_export_and_the_ablation_runner_refuse_a_folder_in_use(tmp_pat
         assert f"--out '{out}' is in use by process {os.getpid()}" in capsys.readouterr().err
         assert ablation(["--config-file", str(REPO / "configs" / "synthetic_ablation.yaml"), "--output", str(out)]) == 2
         assert f"--output '{out}' is in use by process {os.getpid()}" in capsys.readouterr().err
+        (tmp_path / "released.pth").write_bytes(b"read only once --out is free")
+        assert convert.main(["--released", str(tmp_path / "released.pth"), "--out", str(out)]) == 2
+        assert f"--out '{out}' is in use by process {os.getpid()}" in capsys.readouterr().err
         assert snapshot(out) == before
     with FolderLock(str(tmp_path), "--out", lock_file=".model.onnx.lock"):
         assert export.main(["--run", str(tmp_path / "run"), "--out", str(tmp_path / "model.onnx")]) == 2

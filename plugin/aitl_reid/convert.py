@@ -11,10 +11,12 @@ released configuration (``configs/released_code.yaml``, or --config-file) and mu
 OUT then holds ``config.yaml`` and ``model/model.pth.tar-<N>``, so that evaluation
 (``aitl-reid-train --config-file OUT/config.yaml test.evaluate True model.load_weights ...``),
 ``aitl-reid-infer --run OUT`` and ``aitl-reid-export --run OUT`` work on it. Anything that is not
-such a file ends with status 2 naming the first key that does not fit.
+such a file ends with status 2 naming the first key that does not fit; so does an OUT that another
+command is writing (:mod:`aitl_reid.folder_lock`).
 """
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import sys
@@ -24,6 +26,7 @@ import torch
 
 from .config import RELEASED_CONFIG
 from .engine.checkpoint import save_checkpoint
+from .folder_lock import FolderLock
 from .launch import default_argument_parser, load_config, run_cli
 from .models import build_model_from_config
 from .models.released import ReleasedArchitecture, ReleasedCheckpointError, describe, to_plugin_state_dict
@@ -92,7 +95,13 @@ def convert(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     if not os.path.isfile(args.released):
         raise FileNotFoundError(f"{args.released}: no such file")
-    held = held_run(args.out) if os.path.isdir(args.out) else ""
+    with FolderLock(args.out, "--out"):  # one writer: checked empty and written by this command alone
+        return write_run(args)
+
+
+def write_run(args: argparse.Namespace) -> int:
+    """Read the released state dict, build the model it fits, and write ``--out``'s config and checkpoint."""
+    held = held_run(args.out)
     if held:
         raise RunError(f"{args.out} holds another run ({held}); choose an empty or new --out folder")
     weights = read_released(args.released)
@@ -109,7 +118,6 @@ def convert(argv: Optional[List[str]] = None) -> int:
     model.load_state_dict(weights)
     match = _EPOCH.search(os.path.basename(args.released))
     epoch = args.epoch if args.epoch is not None else int(match.group(1)) if match else 0
-    os.makedirs(args.out, exist_ok=True)
     save_run_config(cfg, schema)
     save_checkpoint({"state_dict": model.state_dict(), "epoch": epoch, "config": run_config_text(cfg, schema),
                      "converted_from": os.path.abspath(args.released)}, args.out, epoch)
