@@ -19,22 +19,16 @@ install: $(STAMP)
 synthetic: install
 	$(PY) tools/make_synthetic.py --config-file $(DEMO_CONFIG) --if-missing
 
-# DEMO_DIR is the data.save_dir of DEMO_CONFIG. A demo run before this one is moved aside into
-# DEMO_DIR/previous-run-<date>/ (the trainer prints where), so the figures below are of this run.
-demo: synthetic
-	$(PY) tools/main.py --config-file $(DEMO_CONFIG) data.save_dir $(DEMO_DIR) train.existing_run move_aside
-	$(PY) tools/plot_curves.py "ASTA + AITL=$(DEMO_DIR)/metrics.csv" --out $(DEMO_DIR)/dvdp_map.png
-	$(PY) tools/visualize_attention.py --config-file $(DEMO_CONFIG) --out $(DEMO_DIR)/attention.png data.save_dir $(DEMO_DIR)
-	@echo "Demo outputs (synthetic data):"
-	@echo "  metrics per epoch : $(DEMO_DIR)/metrics.csv   (log: $(DEMO_DIR)/log.txt)"
-	@echo "  DVDP / mAP curves : $(DEMO_DIR)/dvdp_map.png"
-	@echo "  attention maps    : $(DEMO_DIR)/attention.png"
-	@echo "  attribute report  : $(DEMO_DIR)/attributes_mars_attr.txt   (each attribute against the majority class)"
-	@echo "  earlier demo runs : $(DEMO_DIR)/previous-run-<date>/   (if any: moved aside, never deleted)"
+# aitl-reid-demo (aitl_reid.demo): the synthetic data when missing, training, curves, attention figure and attribute
+# report in DEMO_DIR. A demo run before this one is moved aside into DEMO_DIR/previous-run-<date>/ (the trainer
+# prints where), so the figures are of this run. The same command runs wherever the package is installed.
+demo: install
+	$(VENV)/bin/aitl-reid-demo --config-file $(DEMO_CONFIG) --out $(DEMO_DIR)
 
-# pytest exits 5 when it collected no test: that is a broken suite, not a pass.
+# pytest exits 5 when it collected no test: that is a broken suite, not a pass. Every run lists the ten slowest
+# tests: the suite has a budget (docs/DEVELOPMENT.md).
 test: install
-	$(PY) -m pytest -q tests; rc=$$?; \
+	$(PY) -m pytest -q --durations=10 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test-fast: install

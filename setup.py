@@ -15,6 +15,8 @@ setup(
     long_description_content_type="text/markdown",
     package_dir={"": "plugin"},
     packages=find_packages("plugin"),
+    # the experiment configs (the checkout's configs/ links here), found by name: aitl-reid-configs lists them
+    package_data={"aitl_reid": ["configs/*.yaml", "configs/*/*.yaml"]},
     python_requires=">=3.9",
     install_requires=[
         "torch>=2.0",
@@ -42,6 +44,8 @@ setup(
             "aitl-reid-infer = aitl_reid.infer:main",
             "aitl-reid-export = aitl_reid.export:main",
             "aitl-reid-check = aitl_reid.data.check:main",
+            "aitl-reid-configs = aitl_reid.config.packaged:main",
+            "aitl-reid-demo = aitl_reid.demo:main",
             "aitl-reid-convert = aitl_reid.convert:main",
         ]
     },

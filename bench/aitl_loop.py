@@ -21,6 +21,7 @@ from .timing import interleaved
 IDS, INSTANCES = 16, 4  # N = 64, the paper's P x K layout
 FEATURE_DIM = 6144  # ASTA's Re-ID feature on ResNet-50
 REPEATS = 20  # forward + backward passes per timed run (one pass is too short to time alone)
+QUICK_REPEATS = 2  # quick mode checks the row, not the figure
 
 
 def looped_aitl(features: torch.Tensor, pids: torch.Tensor, attributes: torch.Tensor) -> torch.Tensor:
@@ -70,15 +71,17 @@ def run(settings: Settings) -> List[Row]:
     if loss_diff > 1e-5 or grad_diff > 1e-6:
         raise AssertionError(f"AITL loop and ours disagree: |loss diff| {loss_diff}, max |grad diff| {grad_diff}")
 
-    def repeat(loss_fn, batch):
-        return lambda: [loss_and_grad(loss_fn, batch) for _ in range(REPEATS)]
+    repeats = QUICK_REPEATS if settings.quick else REPEATS
 
-    settings.log(f"aitl: N = {IDS * INSTANCES}, {settings.runs} interleaved runs of {REPEATS} passes each")
+    def repeat(loss_fn, batch):
+        return lambda: [loss_and_grad(loss_fn, batch) for _ in range(repeats)]
+
+    settings.log(f"aitl: N = {IDS * INSTANCES}, {settings.runs} interleaved runs of {repeats} passes each")
     ours_time, loop_time = interleaved(repeat(aitl_loss, ours_batch), repeat(looped_aitl, loop_batch), settings.runs)
     return [Row(
         "aitl", f"AITL loss forward + backward, N = {IDS * INSTANCES} (P={IDS}, K={INSTANCES}), D = {FEATURE_DIM}",
         "aitl_reid.losses.aitl_loss (batched)", "per-anchor loop (same equations)", ours_time, loop_time,
-        item="passes", items_per_run=REPEATS, sense="speedup",
+        item="passes", items_per_run=repeats, sense="speedup",
         notes=[f"same loss and gradient: |loss difference| {loss_diff:.1e}, max |gradient difference| {grad_diff:.1e}"],
         extra={"loss": float(ours_loss), "loss_abs_diff": loss_diff, "grad_max_abs_diff": grad_diff},
     )]

@@ -27,7 +27,7 @@ from aitl_reid.data.transforms import ClipTransform
 from aitl_reid.engine import AITLEngine
 from aitl_reid.inference import TorchForward, Tracklet, TrackletEncoder, TrainedModel
 from aitl_reid.inference.encoder import ClipForward
-from aitl_reid.inference.fast import BF16_RELATIVE_TOLERANCE, FrozenForward
+from aitl_reid.models.frozen import BF16_RELATIVE_TOLERANCE, FrozenForward
 from aitl_reid.inference.onnx_backend import OnnxForward, export_onnx
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.models import build_model
@@ -40,25 +40,27 @@ from .timing import Timing, interleaved_many, median_ratio
 MODEL = "asta_resnet18"
 SPLITS = ("query", "gallery")
 SWEEP_CLIPS = (4, 16, 64)  # clips per forward pass: a short tracklet (released way) ... ours (test.batch_size)
+QUICK_SWEEP_CLIPS = (4, 16)
 ENCODER_BATCH = 16  # the inference CLI's default: on a CPU, 16 clips per pass run faster per frame than 64 (cache)
 
 
-def forward_rates(model: torch.nn.Module, clip_shape: Tuple[int, ...], runs: int) -> Dict[str, float]:
+def forward_rates(model: torch.nn.Module, clip_shape: Tuple[int, ...], runs: int,
+                  sweep: Tuple[int, ...] = SWEEP_CLIPS) -> Dict[str, float]:
     """Model-only frames per second (no data loading) by clips per pass, and two CPU inference options.
 
     Shows whether the device gains from bigger batches at all (a CPU already busy with a few frames
     does not, and then batching across tracklets cannot speed extraction up), and what channels_last
     or a frozen TorchScript model (batch norm folded into the convolutions) would give at our batch.
     """
-    inputs = {clips: torch.randn(clips, *clip_shape) for clips in SWEEP_CLIPS}
-    big = SWEEP_CLIPS[-1]
+    inputs = {clips: torch.randn(clips, *clip_shape) for clips in sweep}
+    big = sweep[-1]
     passes: Dict[str, Tuple[Callable, int]] = {
         f"{clips} clips": (partial(model, x), clips) for clips, x in inputs.items()
     }
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on Python-side shape checks
         channels_last = copy.deepcopy(model).to(memory_format=torch.channels_last)
-        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, inputs[big])))
+        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, inputs[big], check_trace=False)))
         passes[f"{big} clips channels_last"] = (partial(channels_last, inputs[big]), big)
         passes[f"{big} clips TorchScript-frozen"] = (partial(frozen, inputs[big]), big)
         timings = interleaved_many({label: fn for label, (fn, _) in passes.items()}, runs)
@@ -146,7 +148,8 @@ def run(settings: Settings) -> List[Row]:
         limit = BF16_RELATIVE_TOLERANCE * scale if name == "bf16" else 1e-3
         if value > limit:
             raise AssertionError(f"{name} and per-tracklet extraction disagree: max |feature difference| {value} > {limit}")
-    rates = forward_rates(model, (cfg.video.seq_len, 3, height, width), settings.runs)
+    rates = forward_rates(model, (cfg.video.seq_len, 3, height, width), settings.runs,
+                          QUICK_SWEEP_CLIPS if settings.quick else SWEEP_CLIPS)
     sweep = ", ".join(f"{label} {rate:.0f}" for label, rate in rates.items())
     setting = (f"{MODEL} {height}x{width}, synthetic query + gallery ({tracklets} tracklets, {clips} clips of "
                f"T={cfg.video.seq_len}), {ENCODER_BATCH} clips per pass")

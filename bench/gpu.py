@@ -61,7 +61,7 @@ class GpuConfig(ClipBatches):
 
 
 FULL = GpuConfig("asta_resnet50", 256, 128, ids=8, instances=4, seq_len=4, steps=10, warmup=3, eval_clips=64)
-TINY = GpuConfig("asta_resnet18", 64, 32, ids=2, instances=2, seq_len=2, steps=2, warmup=1, eval_clips=4)
+TINY = GpuConfig("asta_resnet18", 32, 16, ids=2, instances=2, seq_len=2, steps=1, warmup=1, eval_clips=4)
 
 
 @dataclass
@@ -189,7 +189,7 @@ def run(settings: Settings, note: str = "") -> List[Row]:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu")
-    parser.add_argument("--tiny", action="store_true", help="resnet18 at 64x32, 2x2 tracklets x T=2 (smoke test)")
+    parser.add_argument("--tiny", action="store_true", help="resnet18 at 32x16, 2x2 tracklets x T=2 (smoke test)")
     parser.add_argument("--json", default="", help="also write the rows as JSON to this path")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU intra-op threads (0 = torch's default); 1 is steadier on a shared CPU")

@@ -138,7 +138,7 @@ def compare(settings: Settings, backbone: str, size: Tuple[int, int], batch_shap
 
 def run(settings: Settings) -> List[Row]:
     if settings.quick:
-        return compare(settings, "resnet18", (64, 32), (2, 4, 4), (FAITHFUL, LIGHT_256), settings.runs)
+        return compare(settings, "resnet18", (32, 16), (2, 4, 4), (FAITHFUL, LIGHT_256), settings.runs)
     steps = min(settings.runs, 5)  # a 256x128 ResNet-50 step takes ~10 s or more on a CPU core
     return (compare(settings, "resnet50", (128, 64), (4, 4, 4), (FAITHFUL, LIGHT_512, LIGHT_256), steps)
             + compare(settings, "resnet50", (128, 64), (4, 4, 4), (FAITHFUL,), steps, channels_last=True)

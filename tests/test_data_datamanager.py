@@ -88,3 +88,36 @@ def test_image_data_is_rejected(tmp_path):
     cfg.data.type = "image"
     with pytest.raises(ValueError, match="data.type: this plugin handles video data only"):
         build_datamanager(cfg, use_gpu=False)
+
+
+def test_loader_workers_follow_the_available_cores_unless_set_and_say_so_once(tiny_mars_root, monkeypatch, capsys):
+    """data.workers -1 (the default): one worker per core this process may use, shared by torchrun's processes on
+    the node, at most 8, and no PyTorch warning about too many workers; an explicit number wins."""
+    import warnings
+
+    from aitl_reid.data import datamanager
+
+    assert get_default_config().data.workers == datamanager.AUTO_WORKERS
+    monkeypatch.setattr(datamanager.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.delenv("LOCAL_WORLD_SIZE", raising=False)
+    cfg = tiny_config(tiny_mars_root)
+    cfg.data.workers = -1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "This DataLoader will create 4 worker processes ... suggested max is 2"
+        manager = build_datamanager(cfg, use_gpu=False)
+        assert next(iter(manager.train_loader))["img"].shape[0] == 8
+    assert manager.train_loader.num_workers == 2
+    assert all(loader.num_workers == 2 for splits in manager.test_loader.values() for loader in splits.values())
+    assert capsys.readouterr().out.count("Loader workers: 2 (2 cores available") == 1
+    cfg.data.workers = 3
+    with pytest.warns(UserWarning, match="suggested max number of worker"):  # the user's choice, PyTorch's warning
+        manager = build_datamanager(cfg, use_gpu=False)
+    assert manager.train_loader.num_workers == 3 and "Loader workers" not in capsys.readouterr().out
+    monkeypatch.setattr(datamanager.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert datamanager.loader_workers() == datamanager.MAX_AUTO_WORKERS
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")  # torchrun, 4 processes on this node: 16 cores each, capped
+    assert datamanager.loader_workers() == 8
+    monkeypatch.setattr(datamanager.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert datamanager.loader_workers() == 1  # 2 cores for 4 processes: still one worker each
+    with pytest.raises(ValueError, match="data.workers must be -1"):
+        datamanager.loader_workers(-2)

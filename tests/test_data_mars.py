@@ -172,7 +172,7 @@ def test_missing_dataset_error_names_every_path_and_the_layout(tmp_path):
     message = str(err.value)
     for part in ("mars", "bbox_train", "bbox_test", "train_name.txt", "test_name.txt", "tracks_train_info.mat",
                  "tracks_test_info.mat", "query_IDX.mat", "mars_attributes.csv", "Expected layout",
-                 "datasets/README.md"):
+                 "aitl-reid-check --layout mars"):
         assert part in message
     assert "9 required paths not found" in message
     assert isinstance(err.value, FileNotFoundError)

@@ -7,12 +7,14 @@ import re
 import shutil
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from aitl_reid.engine import load_checkpoint
 from aitl_reid.inference import load_trained
+from parallel import in_parallel
 from synthetic_trees import tiny_synthetic_tree
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,13 +73,17 @@ def runs(data_root, tmp_path_factory):
     """One process with batch 2B in two identity shards (the same global batches), and two processes with batch B
     and synchronised batch norm."""
     single, ddp, start = (tmp_path_factory.mktemp(name) for name in ("single", "ddp", "start"))
-    launch(training_args(data_root, single, "train.batch_size", str(2 * LOCAL_BATCH), "sampler.identity_shards", "2",
-                         *COMPARED))
+    # one thread each (OMP_NUM_THREADS=1): the two single-process runs side by side, then the two processes
+    in_parallel([
+        partial(launch, training_args(data_root, single, "train.batch_size", str(2 * LOCAL_BATCH),
+                                      "sampler.identity_shards", "2", *COMPARED)),
+        # the initial weights (a step of learning rate 0), to measure the difference against the size of the steps
+        partial(launch, training_args(data_root, start, "train.batch_size", str(2 * LOCAL_BATCH),
+                                      "sampler.identity_shards", "2", "train.optim", "sgd", "train.lr", "0.0",
+                                      "train.max_iters_per_epoch", "1")),
+    ])
     launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True", *COMPARED),
            processes=2)
-    # the initial weights (a step of learning rate 0), to measure the difference against the size of the steps
-    launch(training_args(data_root, start, "train.batch_size", str(2 * LOCAL_BATCH), "sampler.identity_shards", "2",
-                         "train.optim", "sgd", "train.lr", "0.0", "train.max_iters_per_epoch", "1"))
     return single, ddp, start
 
 
@@ -119,18 +125,28 @@ def test_only_rank_zero_writes(runs):
     assert log.count("Show configuration") == 1 and "torchrun: 2 processes, global batch 2 x 8" in log
 
 
-def test_a_ddp_checkpoint_loads_in_one_process_and_a_single_process_one_under_torchrun(runs, data_root, tmp_path):
-    single, ddp, _ = runs
+@pytest.fixture(scope="module")
+def resumed_under_torchrun(runs, data_root, tmp_path_factory):
+    """A requeued job under torchrun: ``model.resume auto`` finds the single-process run's checkpoint of epoch 1 and two
+    processes train epoch 2 without train.sync_bn, then evaluate in test batches of 7 (shards end mid-batch)."""
+    single, _, _ = runs
+    two = tmp_path_factory.mktemp("two")
+    (two / "model").mkdir(parents=True)
+    shutil.copy(single / "model" / "model.pth.tar-1", two / "model" / "model.pth.tar-1")
+    result = launch(training_args(data_root, two, "train.batch_size", str(LOCAL_BATCH), "train.max_epoch", "2",
+                                  "model.resume", "auto", "test.batch_size", "7", *COMPARED), processes=2)
+    return two, result
+
+
+def test_a_ddp_checkpoint_loads_in_one_process_and_a_single_process_one_under_torchrun(runs, resumed_under_torchrun,
+                                                                                      data_root, tmp_path):
+    _, ddp, _ = runs
     trained = load_trained(str(ddp))
     assert trained.model.training is False
     one = tmp_path / "one"
     launch(training_args(data_root, one, "train.batch_size", str(2 * LOCAL_BATCH), "train.max_epoch", "2",
                          "model.resume", str(ddp / "model" / "model.pth.tar-1"), *COMPARED))
-    two = tmp_path / "two"  # a requeued job under torchrun: model.resume auto finds the single-process checkpoint
-    (two / "model").mkdir(parents=True)
-    shutil.copy(single / "model" / "model.pth.tar-1", two / "model" / "model.pth.tar-1")
-    result = launch(training_args(data_root, two, "train.batch_size", str(LOCAL_BATCH), "train.max_epoch", "2",
-                                  "model.resume", "auto", *COMPARED), processes=2)
+    two, result = resumed_under_torchrun
     assert result.stdout.count("Resumed from") == 1  # printed by rank 0 only; rank 1 loaded the same file
     for save_dir in (one, two):
         assert read_row(save_dir, epoch=2) and (save_dir / "model" / "model.pth.tar-2").is_file()
@@ -140,15 +156,15 @@ def results(log_text):
     return re.findall(r"^(mAP: .*|Rank-\d+ *: .*)$", log_text, flags=re.M)
 
 
-def test_two_processes_evaluate_at_the_end_of_training_the_checkpoint_rank_0_saves(data_root, tmp_path):
+def test_two_processes_evaluate_at_the_end_of_training_the_checkpoint_rank_0_saves(resumed_under_torchrun, data_root,
+                                                                                   tmp_path):
     """Without train.sync_bn each process's batch-norm statistics follow its own batches. The evaluation at the end
     of training, sharded over both processes (test batches of 7: shards end mid-batch, features gathered in order),
     must still print what one process evaluating the saved checkpoint prints. Before every process took rank 0's
     weights and buffers: mAP 22.0% against 22.1%, Rank-10 58.8% against 52.9%."""
-    trained, evaluated = tmp_path / "trained", tmp_path / "evaluated"
-    launch(training_args(data_root, trained, "train.batch_size", str(LOCAL_BATCH), "test.batch_size", "7", *COMPARED),
-           processes=2)
+    trained, _ = resumed_under_torchrun
+    evaluated = tmp_path / "evaluated"
     launch(training_args(data_root, evaluated, "test.evaluate", "True", "model.load_weights",
-                         str(trained / "model" / "model.pth.tar-1"), "test.batch_size", "7"))
+                         str(trained / "model" / "model.pth.tar-2"), "test.batch_size", "7"))
     expected = results((evaluated / "test.log").read_text())
     assert expected and results((trained / "log.txt").read_text()) == expected

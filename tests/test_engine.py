@@ -16,7 +16,7 @@ from aitl_reid.schema import MARS_V2, STREAM_GROUPS
 from aitl_reid.engine import (AITLEngine, CheckpointError, EpochLog, IterationCap, NonFiniteLossError,
                               atomic_torch_save, build_scheduler, load_checkpoint, resume)
 from aitl_reid.engine.diagnostics import EpochMeans
-from aitl_reid.inference import fast
+from aitl_reid.engine import aitl_engine
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.models import ReIDOutput
 from bench.host_syncs import count_host_syncs
@@ -258,7 +258,7 @@ def test_evaluation_builds_the_fast_graph_once_for_both_splits(tmp_path, monkeyp
             output = self.model(clips, full_output=True)
             return output.embedding, output.attr_logits
 
-    monkeypatch.setattr(fast, "FrozenForward", CountedForward)
+    monkeypatch.setattr(aitl_engine, "FrozenForward", CountedForward)
     splits = {"query": torch.utils.data.DataLoader(ClipSplit(), batch_size=4),
               "gallery": torch.utils.data.DataLoader(GallerySplit(), batch_size=4)}
     engine = make_engine(tmp_path, test_loader={"toy": splits}, eval_backend="fast", evaluate_attributes=False)

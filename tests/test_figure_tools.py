@@ -90,6 +90,13 @@ def test_plot_curves_reads_a_config_as_its_runs_metrics_csv(tmp_path):
     assert_png(tmp_path / "run" / "dvdp_map.png")
 
 
+def test_plot_curves_reads_a_packaged_config_name_as_its_runs_metrics_csv(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the demo config's data.save_dir, log/demo, is relative to the current folder
+    write_metrics(tmp_path / "log" / "demo" / "metrics.csv", [0.09, 0.07], {2: 0.4})
+    assert tool_main("plot_curves")(["demo=demo", "--out", str(tmp_path / "curves.png")]) == 0
+    assert_png(tmp_path / "curves.png")
+
+
 def test_plot_curves_rejects_a_run_without_dvdp(tmp_path):
     empty = write_metrics(tmp_path / "a.csv", [], {1: 0.5})
     with pytest.raises(ValueError, match="no 'dvdp' values"):

@@ -10,7 +10,8 @@ import torch
 from aitl_reid.data.image_io import read_frames
 from aitl_reid.data.sampling import dense_clip_indices
 from aitl_reid.inference import TorchForward, TrackletEncoder, load_trained, read_tracklet_folders
-from aitl_reid.inference.fast import BF16_RELATIVE_TOLERANCE, FrozenForward, build_forward
+from aitl_reid.inference.fast import build_forward
+from aitl_reid.models.frozen import BF16_RELATIVE_TOLERANCE, FrozenForward
 from aitl_reid.run_folder import CONFIG_FILE
 from aitl_reid.serialization import safe_torch_load
 from inference_data import one_torch_thread  # noqa: F401  (autouse fixture)

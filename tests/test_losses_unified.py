@@ -51,9 +51,24 @@ def test_terms_equal_the_standalone_losses():
 
 def test_attribute_input_logits_uses_raw_logits_for_selection():
     out = _output()
-    _, terms = UnifiedLoss(TINY, attribute_input="logits", aitl_distance="euclidean", include_anchor=True)(out, PIDS, ATTRS)
+    _, terms = UnifiedLoss(TINY, attribute_input="logits", aitl_distance="euclidean", attribute_distance="euclidean",
+                           include_anchor=True)(out, PIDS, ATTRS)
     expected = aitl_loss(out.features, PIDS, out.attr_logits["id_irrelevant"], 0.0, "euclidean", True)
     assert terms["loss_aitl_id_irrelevant"] == expected
+
+
+def test_the_attribute_distance_chooses_the_positives_and_the_feature_distance_measures_them():
+    """The released code: cosine between features, Euclidean between attribute logits (two separate keys)."""
+    out = _output()
+    _, terms = UnifiedLoss(TINY, attribute_input="logits", aitl_distance="cosine", attribute_distance="euclidean",
+                           include_anchor=True)(out, PIDS, ATTRS)
+    logits = out.attr_logits["id_irrelevant"]
+    feature_dist = pairwise_distance(out.features, "cosine")
+    chooser = pairwise_distance(logits, "euclidean")
+    expected = intra_identity_triplet(feature_dist, chooser, PIDS, 0.0, include_anchor=True)
+    assert terms["loss_aitl_id_irrelevant"] == expected
+    assert expected == aitl_loss(out.features, PIDS, logits, 0.0, "cosine", True, attribute_distance="euclidean")
+    assert expected != aitl_loss(out.features, PIDS, logits, 0.0, "cosine", True)  # cosine selection differs here
 
 
 @pytest.mark.parametrize("weight_key, term", [("weight_x", "loss_x"), ("weight_t", "loss_t"), ("attribute_weight", "loss_attr")])

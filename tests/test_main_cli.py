@@ -32,7 +32,8 @@ def test_missing_mars_exits_2_naming_paths_without_traceback_and_both_entries_pr
     result = results[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert str(tmp_path / "nowhere") in result.stderr
-    assert "datasets/README.md" in result.stderr and "synthetic" in result.stderr
+    assert "aitl-reid-check --layout mars" in result.stderr and "aitl-reid-demo" in result.stderr
+    assert "datasets/README.md" not in result.stderr and "make demo" not in result.stderr  # not in an installed package
     assert not (tmp_path / "log").exists()  # the run never started: no run folder, no log.txt (issue 27 item 4)
 
 

@@ -5,17 +5,20 @@ import os
 import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 
 from aitl_reid.engine import list_checkpoints, load_checkpoint
+from parallel import in_parallel
 from synthetic_trees import tiny_synthetic_tree
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_EPOCH = 3  # evaluation after epoch 2, the kill in epoch 3 after its checkpoint
-KILL_AT = f"epoch: [{MAX_EPOCH}/{MAX_EPOCH}][2/"  # torchreid's progress line after the 2nd iteration of the last epoch
+ITERATIONS = 3  # per epoch: the kill comes after the 2nd, mid-epoch
+KILL_AT = f"epoch: [{MAX_EPOCH}/{MAX_EPOCH}][2/{ITERATIONS}]"  # the progress line of the last epoch's 2nd iteration
 
 pytestmark = pytest.mark.slow
 
@@ -29,13 +32,15 @@ SAMPLERS = ("RandomIdentitySampler", "RandomSampler")
 
 
 def command(root, save_dir, sampler):
-    """One deterministic CPU run: a loader worker, evaluation after epoch 2 (it must not disturb the training's
-    random numbers) and a checkpoint every epoch. With ``RandomIdentitySampler`` every clip is seeded by the
-    sampler; torchreid's ``RandomSampler`` draws the order and the workers' seeds from torch's global generator,
-    so there the checkpoint's generator states are what makes the resumed run repeat the uninterrupted one."""
+    """One deterministic CPU run: a loader worker, epochs of ``ITERATIONS`` iterations, evaluation after epoch 2 (it
+    must not disturb the training's random numbers) and a checkpoint every epoch. With ``RandomIdentitySampler`` every
+    clip is seeded by the sampler; torchreid's ``RandomSampler`` draws the order and the workers' seeds from torch's
+    global generator, so there the checkpoint's generator states are what makes the resumed run repeat the uninterrupted
+    one."""
     return [sys.executable, "-m", "aitl_reid.train", "--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"),
             "data.root", str(root), "data.save_dir", str(save_dir), "data.height", "32", "data.width", "16",
-            "data.workers", "1", "train.batch_size", "4", "sampler.num_instances", "2", "train.warmup_epochs", "1",
+            "data.workers", "1", "train.batch_size", "4", "sampler.num_instances", "2", "train.max_iters_per_epoch",
+            str(ITERATIONS), "train.warmup_epochs", "1",
             "train.lr", "0.001", "train.print_freq", "1", "train.max_epoch", str(MAX_EPOCH), "test.eval_freq", "2",
             "test.batch_size", "32", "train.deterministic", "True", "train.num_threads", "1",
             "train.keep_checkpoints", "0", "model.resume", "auto", "sampler.train_sampler", sampler]
@@ -65,19 +70,27 @@ def run_and_kill(root, save_dir, sampler):
     assert process.returncode == -signal.SIGKILL, "".join(seen[-40:])
 
 
+@pytest.fixture(scope="module")
+def every_run(data_root, tmp_path_factory):
+    """For each sampler: the uninterrupted reference, the killed run and the killed run rerun; and a second
+    uninterrupted run with the first sampler (repeatability is checked once; the resume, with both samplers). The
+    runs are deterministic with one thread each, so they run side by side (``parallel.in_parallel``)."""
+    keys = [(sampler, name) for sampler in SAMPLERS for name in ("reference", "killed")] + [(SAMPLERS[0], "again")]
+    folders = {(sampler, name): tmp_path_factory.mktemp(name) for sampler, name in keys}
+    in_parallel([partial(run_and_kill, data_root, folders[sampler, "killed"], sampler) for sampler in SAMPLERS]
+                + [partial(run_to_end, data_root, folders[sampler, "reference"], sampler) for sampler in SAMPLERS]
+                + [partial(run_to_end, data_root, folders[SAMPLERS[0], "again"], SAMPLERS[0])])
+    killed_states = {sampler: {"checkpoints": sorted(list_checkpoints(str(folders[sampler, "killed"]))),
+                               "rows": read_rows(folders[sampler, "killed"])} for sampler in SAMPLERS}
+    # the requeued jobs: the very same commands
+    in_parallel([partial(run_to_end, data_root, folders[sampler, "killed"], sampler) for sampler in SAMPLERS])
+    return {sampler: (folders[sampler, "reference"], folders[sampler, "again"] if sampler == SAMPLERS[0] else None,
+                      folders[sampler, "killed"], killed_states[sampler]) for sampler in SAMPLERS}
+
+
 @pytest.fixture(scope="module", params=SAMPLERS)
-def runs(request, data_root, tmp_path_factory):
-    sampler = request.param
-    reference, again, killed = (tmp_path_factory.mktemp(name) for name in ("reference", "again", "killed"))
-    run_to_end(data_root, reference, sampler)
-    if sampler == SAMPLERS[0]:  # repeatability is checked once; the resume, with both samplers
-        run_to_end(data_root, again, sampler)
-    else:
-        again = None
-    run_and_kill(data_root, killed, sampler)
-    killed_state = {"checkpoints": sorted(list_checkpoints(str(killed))), "rows": read_rows(killed)}
-    run_to_end(data_root, killed, sampler)  # the requeued job: the very same command
-    return reference, again, killed, killed_state
+def runs(request, every_run):
+    return every_run[request.param]
 
 
 def read_rows(save_dir):

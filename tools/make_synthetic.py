@@ -12,12 +12,13 @@ regenerated. Invalid settings exit with status 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
 from aitl_reid.config import ConfigError
 from aitl_reid.launch import USAGE_EXIT, default_argument_parser, load_config
-from aitl_reid.synthetic import generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
+from aitl_reid.synthetic import ensure_synthetic_mars, synthetic_kwargs_from_config
 from aitl_reid.synthetic.generate import DATASET_DIR
 from aitl_reid.synthetic.preview import save_example_grid
 
@@ -39,31 +40,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
     kwargs = synthetic_kwargs_from_config(cfg)
-    if args.root:
-        kwargs["root"] = args.root
-    root = kwargs.pop("root")
-    status = tree_status(root, **kwargs)
-    target = f"{root}/{DATASET_DIR}"
-    if args.if_missing and status == "complete":
-        print(f"synthetic MARS already complete in {target} (same parameters); nothing to do")
-    else:
-        if status != "missing":
-            print(f"{target}: existing tree is {status}; regenerating it")
-        try:
-            summary = generate_synthetic_mars(root, workers=args.workers, **kwargs)
-        except (ValueError, FileExistsError) as err:
-            print(f"error: {err}", file=sys.stderr)
-            return USAGE_EXIT
-        print(
-            f"wrote synthetic MARS to {target}: {summary.num_train_ids} train ids / "
-            f"{summary.num_train_tracklets} tracklets, {summary.num_test_ids} test ids with "
-            f"{summary.num_query_tracklets} query and {summary.num_gallery_tracklets} gallery tracklets "
-            f"({summary.num_distractor_tracklets} distractor, {summary.num_junk_tracklets} junk), "
-            f"{summary.num_frames} frames of {kwargs['height']}x{kwargs['width']}"
-        )
-        print(f"speed: {summary.frames_per_second:.0f} frames/s ({summary.seconds:.1f} s, {args.workers} worker(s))")
+    configured_root = kwargs.pop("root")
+    root = args.root or configured_root
+    try:
+        ensure_synthetic_mars(root, args.if_missing, args.workers, **kwargs)
+    except (ValueError, FileExistsError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return USAGE_EXIT
     if args.examples:
-        print(f"example grid: {save_example_grid(target, args.examples)}")
+        print(f"example grid: {save_example_grid(os.path.join(root, DATASET_DIR), args.examples)}")
     return 0
 
 

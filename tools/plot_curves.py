@@ -4,7 +4,7 @@
         --out log/fig7_dvdp_map.png
 
 Each run is LABEL=PATH, PATH being the metrics.csv that tools/main.py writes into data.save_dir, or
-the run's config (.yaml), which stands for <data.save_dir>/metrics.csv.
+the run's config (a .yaml file or a packaged config's name), which stands for <data.save_dir>/metrics.csv.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import os
 import sys
 from typing import Dict, List, Optional
 
+from aitl_reid.config.packaged import packaged_config
 from aitl_reid.launch import load_config, run_cli
 from aitl_reid.viz.curves import plot_dvdp_map_curves
 from aitl_reid.viz.run import metrics_csv
@@ -27,8 +28,9 @@ def labelled_path(text: str) -> tuple:
 
 
 def metrics_path(path: str) -> str:
-    """A metrics.csv path as given, or the one a config's run writes (``<data.save_dir>/metrics.csv``)."""
-    if path.endswith((".yaml", ".yml")):
+    """A metrics.csv path as given, or the one a config's run writes (``<data.save_dir>/metrics.csv``); a config is a
+    YAML file or a packaged config's name."""
+    if path.endswith((".yaml", ".yml")) or (not os.path.exists(path) and packaged_config(path) is not None):
         return metrics_csv(load_config(path))
     return path
 

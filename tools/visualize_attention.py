@@ -10,10 +10,10 @@ import argparse
 import sys
 from typing import List, Optional
 
-from aitl_reid.viz.attention import plot_attention_grid, tracklet_attention
+from aitl_reid.viz.attention import draw_attention
 from aitl_reid.launch import run_cli
 from aitl_reid.viz.cli import add_run_arguments, int_list, load_run_from_args
-from aitl_reid.viz.run import default_output, select_tracklets, split_tracklets
+from aitl_reid.viz.run import default_output
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -30,12 +30,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     run = load_run_from_args(args)
-    tracklets = split_tracklets(run, args.target, args.split)
-    items = [
-        tracklet_attention(run, tracklets[i], f"{args.split} #{i}  pid {tracklets[i][1]}  cam {tracklets[i][2] + 1}", args.clip)
-        for i in select_tracklets(tracklets, args.index, args.pid)
-    ]
-    out = plot_attention_grid(items, default_output(run, args.out, "attention.png"), normalise=not args.absolute)
+    out = draw_attention(run, default_output(run, args.out, "attention.png"), args.split, args.index, args.pid,
+                         args.clip, normalise=not args.absolute, target=args.target)
     print(f"attention figure ({run.weights}): {out}")
     return 0
 

@@ -27,7 +27,7 @@ USAGE_EXIT = 2
 def default_argument_parser(description: str, config_required: bool = False) -> argparse.ArgumentParser:
     """``--config-file`` and trailing ``KEY VALUE`` overrides (``opts``); a tool adds its own options."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config-file", default="", required=config_required, help="path to a YAML config file")
+    parser.add_argument("--config-file", default="", required=config_required, help="a YAML config file, or the name of a packaged one (aitl-reid-configs lists them)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="KEY VALUE pairs overriding the config, e.g. train.lr 0.001")
     return parser
 

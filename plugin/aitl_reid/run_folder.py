@@ -66,6 +66,11 @@ def metrics_path(run_dir: str) -> str:
     return os.path.join(run_dir, METRICS_FILE)
 
 
+def attribute_report_path(run_dir: str, dataset: str) -> str:
+    """The per-attribute table an evaluation on ``dataset`` writes (accuracy and F1 against the majority class)."""
+    return os.path.join(run_dir, f"attributes_{dataset}.txt")
+
+
 def run_dir_of(path: str) -> str:
     """The run folder (``data.save_dir``) a checkpoint file lies in: ``<run>/model/<file>``."""
     return os.path.dirname(os.path.dirname(os.path.abspath(path)))

@@ -1,9 +1,11 @@
 """Train and evaluate a model of the aitl_reid plugin, configured with yacs (torchreid's scripts/main.py style).
 
-    python -m aitl_reid.train --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]
-    aitl-reid-train --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]   # the installed console script
+    aitl-reid-train --config-file asta_aitl_mars [KEY VALUE ...]       # the installed console script
+    python -m aitl_reid.train --config-file table1/itl_mars [KEY VALUE ...]
     python tools/main.py --config-file configs/asta_aitl_mars.yaml [KEY VALUE ...]  # from a checkout
-    torchrun --nproc_per_node=4 tools/main.py --config-file ...                    # DistributedDataParallel
+    torchrun --nproc_per_node=4 -m aitl_reid.train --config-file ...              # DistributedDataParallel
+
+A config is a YAML file or the name of one the package ships (aitl-reid-configs lists them); a file wins.
 
 Missing datasets and invalid configs end with exit status 2 and a message saying what to do,
 never a traceback. ``model.resume auto`` continues from the newest complete checkpoint in
@@ -31,6 +33,7 @@ from . import __version__, _torchreid, distributed
 from .config import ConfigError
 from .console_log import cut_after_last, deferred_log
 from .data import DatasetNotFoundError, build_datamanager
+from .data.datamanager import check_dataset_files
 from .data.image_io import FrameReadError, frame_error_message
 from .engine import (
     NonFiniteLossError, build_engine, build_optimizer, build_scheduler, checkpoint_saved_line, engine_run_kwargs,
@@ -38,7 +41,8 @@ from .engine import (
 )
 from .folder_lock import FolderLock
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
-from .models import build_model_from_config, convert_sync_batchnorm, load_weights
+from .models import build_model_from_config, convert_sync_batchnorm, load_weights, split_model_name
+from .models.backbones import pretrained_weights_file
 from .registry import list_models
 from .run_folder import (
     another_run, evaluation_path, latest_complete_checkpoint, load_checkpoint, prepare_run_dir, run_config_text,
@@ -47,6 +51,7 @@ from .run_folder import (
 from .serialization import WriteError, ensure_writable_dir
 
 TRAINING_FAILED_EXIT = 1
+DATA_HINT = "To try the method without any download, run the synthetic demo: aitl-reid-demo"
 ResumePoint = Optional[Tuple[str, Dict[str, Any]]]  # (checkpoint path, its content)
 
 
@@ -55,15 +60,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         with default_setup(args.config_file, args.opts) as cfg, distributed.process_group(cfg.use_gpu), \
                 save_dir_lock(cfg):
-            if distributed.is_main_process():
-                ensure_writable_dir(cfg.data.save_dir, "data.save_dir")
             start = resume_point(cfg)
             if finished(cfg, start):
                 return 0
             check_save_dir(cfg, start)
+            preflight(cfg, start)
             with run_log(cfg, start) as begin_writing:
                 return run(cfg, start, begin_writing)
     except distributed.RefusedOnMainProcess:  # under torchrun, a rank > 0: rank 0 printed why
+        return USAGE_EXIT
+    except DatasetNotFoundError as err:
+        print(f"\nerror: {err}\n\n{DATA_HINT}", file=sys.stderr)
         return USAGE_EXIT
     except (WriteError, ValueError, FileNotFoundError) as err:
         # bad input: config (ConfigError), a folder holding another run, in use, or a bad checkpoint (RunError,
@@ -83,6 +90,23 @@ def save_dir_lock(cfg: CfgNode) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def preflight(cfg: CfgNode, start: ResumePoint) -> None:
+    """What stops a run, checked in seconds before anything slow (reading the dataset, building the model): the save
+    folder writable, the datasets' files in place, the ImageNet weights file at hand (downloaded into torch.hub's cache
+    now if absent). Each raises the error that :func:`main` turns into its message and status 2."""
+    if distributed.is_main_process():
+        ensure_writable_dir(cfg.data.save_dir, "data.save_dir")
+    check_dataset_files(cfg)
+    if imagenet_weights_needed(cfg, start):
+        pretrained_weights_file(split_model_name(cfg.model.name)[1], cfg.model.pretrained_path)
+
+
+def imagenet_weights_needed(cfg: CfgNode, start: ResumePoint) -> bool:
+    """``model.pretrained``, unless the weights come from a file anyway (a checkpoint to resume, ``model.load_weights``):
+    then ImageNet weights would only be overwritten, and are neither fetched nor loaded."""
+    return bool(cfg.model.pretrained) and start is None and not cfg.model.load_weights
 
 
 def resume_point(cfg: CfgNode) -> ResumePoint:
@@ -174,16 +198,9 @@ def run(cfg: CfgNode, start: ResumePoint = None, begin_writing: Callable[[], Non
     if processes > 1:
         print(f"torchrun: {processes} processes, global batch {processes} x {cfg.train.batch_size}")
 
-    try:
-        datamanager = build_datamanager(cfg)
-    except DatasetNotFoundError as err:
-        print(f"\nerror: {err}\n\nSee datasets/README.md for where each dataset goes. To try the method "
-              "without any download, run the synthetic demo: make demo", file=sys.stderr)
-        return USAGE_EXIT
-
-    from_file = start is not None or bool(cfg.model.load_weights)  # ImageNet weights would only be overwritten
+    datamanager = build_datamanager(cfg)  # a file missing beyond preflight's checks (frames) ends in main()
     model = build_model_from_config(cfg, datamanager.num_train_pids, datamanager.attribute_schema,
-                                    pretrained=cfg.model.pretrained and not from_file)
+                                    pretrained=imagenet_weights_needed(cfg, start))
     if init_attribute_bias(cfg, model, datamanager):
         print("Attribute classifier biases start at the training label prior (model.asta.attribute_prior_bias)")
     if cfg.train.sync_bn and processes > 1:

@@ -3,7 +3,8 @@
 yacs alone neither inherits nor tells the user which key they probably meant; both matter when
 an ablation config states only what differs from a shared base file. Every problem with a file or
 an override, including those yacs finds (a value of the wrong type), is a :class:`ConfigError`
-naming the file (or the command line) and the key.
+naming the file (or the command line) and the key. A config is a file or the name of a packaged one
+(:mod:`aitl_reid.config.packaged`), and so is a ``_BASE_`` that is not beside the file extending it.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import yaml
 from yacs.config import CfgNode as CN
 
 from ..serialization import read_text
+from .packaged import closest_names, packaged_config
 
 BASE_KEY = "_BASE_"
 # what yacs raises for a value it cannot take: a type mismatch (ValueError), a type it never holds
@@ -27,9 +29,7 @@ class ConfigError(ValueError):
     """A config file or override is invalid; the message names the file and key."""
 
 
-CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))),
-                          "configs")
-RELEASED_CONFIG = os.path.join(CONFIG_DIR, "released_code.yaml")  # the authors' released implementation's choices
+RELEASED_CONFIG = "released_code"  # packaged config: the authors' released implementation's choices
 
 
 def _override_text(value: Any) -> str:
@@ -46,7 +46,7 @@ def _override_text(value: Any) -> str:
 def own_sections(path: str, sections: Sequence[str]) -> List[str]:
     """``KEY VALUE`` pairs of what the file itself states under the dotted ``sections`` (its ``_BASE_`` left out):
     how another config takes over one file's switches, with that file as their one source."""
-    text = read_text(path, "utf-8", ConfigError, "save the file as UTF-8")
+    text = read_text(resolve_config(path), "utf-8", ConfigError, "save the file as UTF-8")
     mapping = yaml.safe_load(text) or {}
     pairs: List[str] = []
 
@@ -97,11 +97,23 @@ def _check_mapping(node: CN, mapping: Dict[Any, Any], source: str, valid: Sequen
             _check_mapping(target, value, source, valid, path + ".")
 
 
+def resolve_config(name_or_path: str) -> str:
+    """``name_or_path`` when it is a file, else the packaged config of that name (``asta_aitl_mars``,
+    ``table1/itl_mars.yaml``); a :class:`ConfigError` naming both places and the closest names otherwise."""
+    if os.path.isfile(name_or_path):
+        return name_or_path
+    packaged = packaged_config(name_or_path)
+    if packaged is not None:
+        return packaged
+    close = closest_names(name_or_path)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    raise ConfigError(f"config file not found: {os.path.abspath(name_or_path)}, and no packaged config is named "
+                      f"'{name_or_path}'{hint} (aitl-reid-configs lists them)")
+
+
 def _read_yaml_with_bases(path: str, seen: Iterable[str] = ()) -> List[Dict[str, Any]]:
-    """Return the chain of mappings, base first, that a YAML file resolves to."""
-    path = os.path.abspath(path)
-    if not os.path.isfile(path):
-        raise ConfigError(f"config file not found: {path}")
+    """Return the chain of mappings, base first, that a YAML file (or packaged config name) resolves to."""
+    path = os.path.abspath(resolve_config(path))
     if path in seen:
         raise ConfigError(f"{path}: circular {BASE_KEY} chain")
     text = read_text(path, "utf-8", ConfigError, "save the file as UTF-8")
@@ -117,6 +129,12 @@ def _read_yaml_with_bases(path: str, seen: Iterable[str] = ()) -> List[Dict[str,
         raise ConfigError(f"{path}: {BASE_KEY} must be the path of one YAML file, got {base!r}")
     if base:
         base_path = os.path.join(os.path.dirname(path), base)
+        if not os.path.isfile(base_path):  # a config of one's own may extend a packaged one by name
+            packaged = packaged_config(base)
+            if packaged is None:
+                raise ConfigError(f"{path}: {BASE_KEY} {base!r} is neither a file beside it ({base_path}) nor a "
+                                  "packaged config (aitl-reid-configs lists them)")
+            base_path = packaged
         chain.extend(_read_yaml_with_bases(base_path, tuple(seen) + (path,)))
     chain.append({"__file__": path, **mapping})
     return chain

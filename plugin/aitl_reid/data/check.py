@@ -1,7 +1,8 @@
 """Check a downloaded MARS or DukeMTMC-VideoReID copy against the published protocol before training.
 
 ``python -m aitl_reid.data.check mars|duke ROOT`` (or ``aitl-reid-check``), ROOT being the data root
-the trainer reads (``data.root``, holding ``mars/`` or ``dukemtmc-vidreid/``). The adapters stop at
+the trainer reads (``data.root``, holding ``mars/`` or ``dukemtmc-vidreid/``); ``aitl-reid-check --layout mars|duke``
+prints the layout a copy needs and where each piece is published (the text of datasets/README.md's sections). The adapters stop at
 the first kind of problem they meet, without the protocol's counts or where to get what is missing,
 and accept a CSV that covers only part of the tracklets (the rest train with every attribute masked).
 The check reads the folder with the adapters' own paths and readers (names files, ``.mat`` rows,
@@ -23,7 +24,7 @@ from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, T
 from .attributes_csv import AttributeTable, TrackletKey, attribute_csv_path, read_attribute_csv
 from .dataset import RawTracklet
 from .duke import DUKE_FRAMES_DIR, DUKE_LAYOUT, SPLITS, DukeMTMCVidReIDAttr, list_split
-from .file_checks import README_HINT
+from .file_checks import layout_hint
 from .mars import (MARS_LAYOUT, FolderCheck, MarsAttr, SplitFiles, mars_files, read_frame_names, read_query_rows,
                    read_track_rows, rows_to_tracklets)
 
@@ -96,6 +97,7 @@ class Report:
     protocol: Protocol
     root: str
     layout: str
+    check: str  # the command's name for the dataset: mars or duke
     notes: List[str] = field(default_factory=list)
     missing: List[Missing] = field(default_factory=list)
     problems: List[str] = field(default_factory=list)  # files that are there but cannot be used
@@ -164,7 +166,7 @@ class Report:
         if self.problems:
             lines += ["", "There but unusable:", *(f"  {problem}" for problem in self.problems)]
         if not complete:
-            lines += ["", "Expected layout:", self.layout, README_HINT]
+            lines += ["", "Expected layout:", self.layout, layout_hint(self.check)]
         return "\n".join(lines)
 
     def _coverage_lines(self) -> List[str]:
@@ -209,10 +211,10 @@ def _differs(found: Optional[int], expected: Optional[int]) -> str:
     return "  << differs" if expected is not None and found != expected else ""
 
 
-def _start(protocol: Protocol, root: str, dataset_folder: str, layout: str) -> Tuple[Report, str]:
+def _start(protocol: Protocol, root: str, dataset_folder: str, layout: str, check: str) -> Tuple[Report, str]:
     """A report for ``root`` and the dataset folder in it, with a note when either is absent."""
     root = osp.abspath(osp.expanduser(root))
-    report = Report(protocol, root, layout)
+    report = Report(protocol, root, layout, check)
     dataset_dir = osp.join(root, dataset_folder)
     if not osp.isdir(root):
         report.notes.append(f"ROOT {root} does not exist: every piece below is missing")
@@ -268,15 +270,21 @@ def _mars_rows(report: Report, files: SplitFiles, source: Source) -> Optional[Ma
     return len(rows), tracklets, absent
 
 
+def mars_sources(dataset_dir: str, csv_path: str) -> Dict[str, Source]:
+    """Every piece of a MARS copy in ``dataset_dir`` with what it is and where it is published."""
+    train_files, test_files, query_mat = mars_files(dataset_dir)
+    return {**_mars_pieces("train", train_files), **_mars_pieces("test", test_files),
+            query_mat: Source("the rows of the query tracklets among the test tracklets", MARS_INFO),
+            csv_path: Source("the tracklet attributes", f"{SECOND_RELEASE}; the first release (identity-relevant "
+                             "attributes only): https://github.com/yuange250/MARS-Attribute")}
+
+
 def check_mars(root: str, attributes_csv: str = "", protocol: Protocol = MARS_PROTOCOL) -> Report:
     """Check ``root/mars`` (and the attribute CSV: ``attributes_csv``, or the adapter's default file)."""
-    report, dataset_dir = _start(protocol, root, MarsAttr.dataset_dir, MARS_LAYOUT)
+    report, dataset_dir = _start(protocol, root, MarsAttr.dataset_dir, MARS_LAYOUT, "mars")
     train_files, test_files, query_mat = mars_files(dataset_dir)
     csv_path = attribute_csv_path(attributes_csv, dataset_dir, MarsAttr.default_csv)
-    pieces = {**_mars_pieces("train", train_files), **_mars_pieces("test", test_files),
-              query_mat: Source("the rows of the query tracklets among the test tracklets", MARS_INFO),
-              csv_path: Source("the tracklet attributes", f"{SECOND_RELEASE}; the first release (identity-relevant "
-                               "attributes only): https://github.com/yuange250/MARS-Attribute")}
+    pieces = mars_sources(dataset_dir, csv_path)
     report.require(pieces)
     if osp.isfile(csv_path):
         report.table = report.guard(read_attribute_csv, csv_path)
@@ -296,14 +304,25 @@ def check_mars(root: str, attributes_csv: str = "", protocol: Protocol = MARS_PR
     return report
 
 
+def duke_split_dirs(dataset_dir: str) -> Dict[str, str]:
+    """The train, query and gallery folders of a DukeMTMC-VideoReID copy in ``dataset_dir``."""
+    return {split: osp.join(dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS}
+
+
+def duke_sources(dataset_dir: str, csv_path: str) -> Dict[str, Source]:
+    """Every piece of a DukeMTMC-VideoReID copy in ``dataset_dir`` with what it is and where it is published."""
+    pieces = {path: Source(f"the {split} tracklets: <pid>/<tracklet>/<frame>.jpg", DUKE_ZIP)
+              for split, path in duke_split_dirs(dataset_dir).items()}
+    pieces[csv_path] = Source("the tracklet attributes", SECOND_RELEASE)
+    return pieces
+
+
 def check_duke(root: str, attributes_csv: str = "", protocol: Protocol = DUKE_PROTOCOL) -> Report:
     """Check ``root/dukemtmc-vidreid`` (and the attribute CSV: ``attributes_csv``, or the adapter's default file)."""
-    report, dataset_dir = _start(protocol, root, DukeMTMCVidReIDAttr.dataset_dir, DUKE_LAYOUT)
-    split_dirs = {split: osp.join(dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS}
+    report, dataset_dir = _start(protocol, root, DukeMTMCVidReIDAttr.dataset_dir, DUKE_LAYOUT, "duke")
+    split_dirs = duke_split_dirs(dataset_dir)
     csv_path = attribute_csv_path(attributes_csv, dataset_dir, DukeMTMCVidReIDAttr.default_csv)
-    pieces = {path: Source(f"the {split} tracklets: <pid>/<tracklet>/<frame>.jpg", DUKE_ZIP)
-              for split, path in split_dirs.items()}
-    pieces[csv_path] = Source("the tracklet attributes", SECOND_RELEASE)
+    pieces = duke_sources(dataset_dir, csv_path)
     report.require(pieces)
     if osp.isfile(csv_path):
         report.table = report.guard(read_attribute_csv, csv_path)
@@ -321,15 +340,65 @@ def check_duke(root: str, attributes_csv: str = "", protocol: Protocol = DUKE_PR
 CHECKS: Dict[str, Callable[[str, str], Report]] = {"mars": check_mars, "duke": check_duke}
 
 
+@dataclass(frozen=True)
+class DatasetGuide:
+    """What ``--layout`` prints for one dataset: the adapter, its layout, its pieces' sources and the CSV keys."""
+
+    protocol: Protocol
+    adapter: str
+    folder: str
+    default_csv: str
+    layout: str
+    sources: Callable[[str, str], Dict[str, Source]]
+    tracklet_key: str  # how the CSV's tracklet column is numbered
+
+
+GUIDES = {
+    "mars": DatasetGuide(MARS_PROTOCOL, "mars_attr", MarsAttr.dataset_dir, MarsAttr.default_csv, MARS_LAYOUT,
+                         mars_sources, "the T field of the frame names (T0003 -> 3)"),
+    "duke": DatasetGuide(DUKE_PROTOCOL, "dukemtmcvidreid_attr", DukeMTMCVidReIDAttr.dataset_dir,
+                         DukeMTMCVidReIDAttr.default_csv, DUKE_LAYOUT, duke_sources,
+                         "the tracklet folder's number, unique across the dataset"),
+}
+LAYOUT_ROOT = "<root>"
+
+
+def layout_text(dataset: str) -> str:
+    """The layout a copy of ``dataset`` (mars or duke) needs, where each piece is published, the CSV's key columns
+    and the protocol's counts: ``aitl-reid-check --layout``'s output and datasets/README.md's text."""
+    guide = GUIDES[dataset]
+    dataset_dir = f"{LAYOUT_ROOT}/{guide.folder}"
+    protocol = guide.protocol
+    lines = [f"{protocol.name} (data.sources / data.targets: {guide.adapter}), under the data root {LAYOUT_ROOT} "
+             "(data.root):", guide.layout, "", "Where each piece is published:"]
+    for path, source in guide.sources(dataset_dir, f"{dataset_dir}/{guide.default_csv}").items():
+        lines += [f"  {path.replace(dataset_dir, guide.folder, 1)}: {source.what}", f"      {source.published}"]
+    frames = "" if protocol.train_frames is None else f" ({protocol.train_frames:,} frames)"
+    lines += ["", f"Attribute CSV: one row per tracklet, keyed by the person id as a number (1 for folder 0001), the "
+              f"camera number (C1 -> 1) and the tracklet number: {guide.tracklet_key}; then one class index per "
+              "attribute, -1 where not annotated (attributes.csv names a file elsewhere).",
+              f"Protocol: {protocol.train_ids} train identities with {protocol.train_tracklets:,} tracklets{frames}; "
+              f"{protocol.query:,} query and {protocol.gallery:,} gallery tracklets.",
+              f"Check a copy before training: aitl-reid-check {dataset} ROOT"]
+    return "\n".join(lines)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """The command line (``aitl-reid-check``): prints the report; 0 complete, 1 incomplete, 2 usage error."""
     parser = argparse.ArgumentParser(prog="aitl-reid-check", description=__doc__.split("\n\n")[0],
                                      epilog="exit status: 0 complete, 1 incomplete, 2 usage error")
     parser.add_argument("dataset", choices=sorted(CHECKS))
-    parser.add_argument("root", help="the data root (data.root) that holds mars/ or dukemtmc-vidreid/")
+    parser.add_argument("root", nargs="?", help="the data root (data.root) that holds mars/ or dukemtmc-vidreid/")
+    parser.add_argument("--layout", action="store_true",
+                        help="print the layout a copy needs and where each piece is published, then exit")
     parser.add_argument("--attributes-csv", default="",
                         help="the attribute CSV when it is not in the dataset folder (as attributes.csv in the config)")
     args = parser.parse_args(argv)
+    if args.layout:
+        print(layout_text(args.dataset))
+        return 0
+    if args.root is None:
+        parser.error("ROOT is required (the data root holding the dataset), or --layout to print the layout")
     report = CHECKS[args.dataset](args.root, args.attributes_csv)
     print(report.render())
     return 0 if report.complete else 1

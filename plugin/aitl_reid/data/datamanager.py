@@ -8,6 +8,7 @@ a target three times: train, query and gallery), which matters for MARS's 1.19M 
 """
 from __future__ import annotations
 
+import os
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -24,6 +25,25 @@ from .identity_sampler import IdentityShardSampler
 from .transforms import build_clip_transforms
 
 DEFAULT_TRANSFORMS = ("random_flip", "pad_crop", "random_erase")
+AUTO_WORKERS = -1  # data.workers' default: as many loader workers as the machine gives this process cores
+MAX_AUTO_WORKERS = 8
+
+
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity: a container's or ``taskset``'s share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def loader_workers(setting: int = AUTO_WORKERS) -> int:
+    """Loader worker processes for ``data.workers``: a setting >= 0 as given; ``-1`` (the default) one per available
+    core, shared among torchrun's processes on the node, at most :data:`MAX_AUTO_WORKERS`. More workers than cores
+    only compete with the training for them (and PyTorch warns about it on every run)."""
+    if setting >= 0:
+        return int(setting)
+    if setting != AUTO_WORKERS:
+        raise ValueError(f"data.workers must be {AUTO_WORKERS} (one per available core) or a number >= 0, got {setting}")
+    processes = max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(1, min(MAX_AUTO_WORKERS, available_cores() // processes))
 
 
 def rank_share(tracklets: Sequence[Tracklet]) -> List[Tracklet]:
@@ -74,7 +94,7 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         combineall: bool = False,
         batch_size_train: int = 32,
         batch_size_test: int = 64,
-        workers: int = 4,
+        workers: int = AUTO_WORKERS,
         num_instances: int = 4,
         num_cams: int = 1,
         num_datasets: int = 1,
@@ -102,7 +122,9 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
         self.height, self.width = int(height), int(width)
         self.transform_tr, self.transform_te = build_clip_transforms(height, width, transforms, norm_mean, norm_std)
         self.use_gpu = torch.cuda.is_available() and use_gpu
-        self._workers = workers
+        self._workers = loader_workers(workers)
+        if workers == AUTO_WORKERS and verbose:
+            print(f"Loader workers: {self._workers} ({available_cores()} cores available; data.workers sets the number)")
         common = dict(root=root, seq_len=seq_len, sample_method=sample_method, max_clips=max_clips,
                       query_in_gallery=query_in_gallery, verbose=verbose, on_bad_frame=on_bad_frame)
         # the configured CSV and schema describe the sources; a cross-dataset target reads its own
@@ -184,6 +206,19 @@ class VideoAttributeDataManager(_torchreid.data.datamanager.DataManager):
     def preprocess_pil_img(self, img):
         """Test transform of one PIL image, as torchreid's ``DataManager`` offers: ``[C, H, W]``."""
         return self.transform_te([pil_to_tensor(img)])[0]
+
+
+def check_dataset_files(cfg: CfgNode) -> None:
+    """Raise :class:`~.file_checks.DatasetNotFoundError` when a file or folder of a dataset in ``data.sources`` or
+    ``data.targets`` is missing, in a second, before any dataset is read (a dataset of another plugin is left to its
+    own checks). The configured ``attributes.csv`` is the sources'; a target of its own reads its default CSV, as
+    :class:`VideoAttributeDataManager` does."""
+    registry = _torchreid.video_dataset_registry()
+    sources = list(cfg.data.sources)
+    for name in sources + [t for t in cfg.data.targets if t not in sources]:
+        check = getattr(registry.get(name), "check_files", None)
+        if check is not None:
+            check(cfg.data.root, cfg.attributes.csv if name in sources else "")
 
 
 def build_datamanager(cfg: CfgNode, use_gpu: Optional[bool] = None) -> VideoAttributeDataManager:

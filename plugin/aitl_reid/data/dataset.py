@@ -55,7 +55,7 @@ def annotate_splits(
         raise ValueError(
             f"{table.path}: none of its {len(table.rows)} rows matches a tracklet of {dataset} "
             f"(first row's key (person, camera, tracklet) = {example}); check that the CSV belongs to this "
-            "dataset (see datasets/README.md for the key columns)"
+            "dataset (aitl-reid-check --layout mars|duke describes the key columns)"
         )
     return annotated
 

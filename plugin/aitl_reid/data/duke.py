@@ -80,18 +80,27 @@ class DukeMTMCVidReIDAttr(VideoAttributeDataset):
     dataset_dir = "dukemtmc-vidreid"
     default_csv = "duke_attributes.csv"
 
+    @classmethod
+    def check_files(cls, root: str, attributes_csv: str = "") -> None:
+        """Raise :class:`DatasetNotFoundError` naming every file or folder of the layout missing under ``root``, reading
+        nothing: the adapter's first step, and the trainer's check before anything slow."""
+        dataset_dir = osp.join(osp.abspath(osp.expanduser(root)), cls.dataset_dir)
+        split_dirs = [osp.join(dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS]
+        csv_path = attribute_csv_path(attributes_csv, dataset_dir, cls.default_csv)
+        require_paths("dukemtmcvidreid_attr", [dataset_dir, *split_dirs, csv_path], DUKE_LAYOUT, "duke")
+
     def __init__(self, root: str = "", attributes_csv: str = "", schema: SchemaSpec = "auto", **kwargs) -> None:
+        self.check_files(root, attributes_csv)
         self.root = osp.abspath(osp.expanduser(root))
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
         csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
         split_dirs = [osp.join(self.dataset_dir, DUKE_FRAMES_DIR, split) for split in SPLITS]
-        require_paths("dukemtmcvidreid_attr", [self.dataset_dir, *split_dirs, csv_path], DUKE_LAYOUT)
 
         table = read_attribute_csv(csv_path, schema)
         walks = [list_split(d) for d in split_dirs]
         empty = [osp.join(d, "*.jpg") for _, folders in walks for d in folders]
         if empty:
-            raise missing_error("dukemtmcvidreid_attr", empty, DUKE_LAYOUT, what="frames")
+            raise missing_error("dukemtmcvidreid_attr", empty, DUKE_LAYOUT, "duke", what="frames")
         train, query, gallery = (tracklets for tracklets, _ in walks)
         train, query, gallery = annotate_splits(table, "dukemtmcvidreid_attr", relabel_pids(train), query, gallery)
         super().__init__(train, query, gallery, schema=table.schema, **kwargs)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-README_HINT = "See datasets/README.md for the expected layout and where to obtain the files."
 MAX_LISTED = 20
 
 
@@ -35,16 +34,23 @@ def format_missing(paths: Sequence[str], limit: int = MAX_LISTED) -> str:
     return "\n".join(lines)
 
 
-def missing_error(dataset: str, missing: Sequence[str], layout: str, what: str = "paths") -> DatasetNotFoundError:
-    """The error for missing files: every missing path, the expected layout, and the README pointer."""
+def layout_hint(check: str) -> str:
+    """Where an installed package tells the rest: ``check`` is ``aitl-reid-check``'s name of the dataset (mars, duke)."""
+    return (f"aitl-reid-check --layout {check} prints the layout and where each file is published; "
+            f"aitl-reid-check {check} ROOT checks a copy against the protocol.")
+
+
+def missing_error(dataset: str, missing: Sequence[str], layout: str, check: str,
+                  what: str = "paths") -> DatasetNotFoundError:
+    """The error for missing files: every missing path, the expected layout, and the command that says more."""
     return DatasetNotFoundError(
         f"{dataset}: {len(missing)} required {what} not found:\n{format_missing(missing)}\n"
-        f"Expected layout:\n{layout}\n{README_HINT}"
+        f"Expected layout:\n{layout}\n{layout_hint(check)}"
     )
 
 
-def require_paths(dataset: str, paths: Sequence[str], layout: str) -> None:
+def require_paths(dataset: str, paths: Sequence[str], layout: str, check: str) -> None:
     """Raise :class:`DatasetNotFoundError` naming every path of ``paths`` that does not exist."""
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
-        raise missing_error(dataset, missing, layout)
+        raise missing_error(dataset, missing, layout, check)

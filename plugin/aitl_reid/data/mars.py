@@ -172,14 +172,23 @@ class MarsAttr(VideoAttributeDataset):
     default_csv = "mars_attributes.csv"
     _junk_pids = [0]  # distractors: kept in the gallery, never trained on with combineall
 
+    @classmethod
+    def check_files(cls, root: str, attributes_csv: str = "") -> None:
+        """Raise :class:`DatasetNotFoundError` naming every file or folder of the layout missing under ``root``, reading
+        nothing: the adapter's first step, and the trainer's check before anything slow."""
+        dataset_dir = osp.join(osp.abspath(osp.expanduser(root)), cls.dataset_dir)
+        train_split, test_split, query_mat = mars_files(dataset_dir)
+        required = [dataset_dir, train_split.home, test_split.home, train_split.names_path, test_split.names_path,
+                    train_split.mat_path, test_split.mat_path, query_mat,
+                    attribute_csv_path(attributes_csv, dataset_dir, cls.default_csv)]
+        require_paths("mars_attr", required, MARS_LAYOUT, "mars")
+
     def __init__(self, root: str = "", attributes_csv: str = "", schema: SchemaSpec = "auto", **kwargs) -> None:
+        self.check_files(root, attributes_csv)
         self.root = osp.abspath(osp.expanduser(root))
         self.dataset_dir = osp.join(self.root, self.dataset_dir)
         csv_path = attribute_csv_path(attributes_csv, self.dataset_dir, self.default_csv)
         train_split, test_split, query_mat = mars_files(self.dataset_dir)
-        required = [self.dataset_dir, train_split.home, test_split.home, train_split.names_path,
-                    test_split.names_path, train_split.mat_path, test_split.mat_path, query_mat, csv_path]
-        require_paths("mars_attr", required, MARS_LAYOUT)
 
         table = read_attribute_csv(csv_path, schema)
         train_rows = read_track_rows(train_split.mat_path, train_split.variable)
@@ -196,7 +205,7 @@ class MarsAttr(VideoAttributeDataset):
         query = [test[r] for r in query_rows.tolist() if r in test]
         gallery = [tracklet for r, tracklet in test.items() if not is_query[r]]
         if folders.missing:
-            raise missing_error("mars_attr", folders.missing, MARS_LAYOUT, what="frames or identity folders")
+            raise missing_error("mars_attr", folders.missing, MARS_LAYOUT, "mars", what="frames or identity folders")
 
         train, query, gallery = annotate_splits(table, "mars_attr", relabel_pids(train), query, gallery)
         super().__init__(train, query, gallery, schema=table.schema, **kwargs)

@@ -34,9 +34,10 @@ from ..data.transforms import ERASE_KEY
 from ..evaluation import ClipForward, ClipOutputs, EvaluationFile, TargetResult, TrackletFeatures
 from ..losses import UnifiedLoss, prior_attribute_loss
 from ..metrics import majority_classes
+from ..models.frozen import FrozenForward
 from ..models.outputs import ReIDOutput
 from ..progress import ProgressLoader
-from ..run_folder import evaluation_path, load_checkpoint, metrics_path
+from ..run_folder import attribute_report_path, evaluation_path, load_checkpoint, metrics_path
 from ..schema import STREAM_GROUPS
 from ..serialization import atomic_write
 from .checkpoint import RunCheckpoints, resume
@@ -47,7 +48,7 @@ from .step_writer import StepWriter
 from .training_step import TrainingStep
 
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-EVAL_BACKENDS = ("exact", "fast", "bf16")  # test.backend: the model itself, or aitl_reid.inference.fast's graphs
+EVAL_BACKENDS = ("exact", "fast", "bf16")  # test.backend: the model itself, or aitl_reid.models.frozen's graphs
 CHECKPOINT_SAVED = "Checkpoint saved to"  # log line after each checkpoint; a resumed run's log continues after it
 
 
@@ -93,7 +94,7 @@ class AITLEngine(_torchreid.engine.Engine):
         pooling_method: "avg" or "max" over a tracklet's clip features.
         evaluate_attributes: report attribute recognition at test time.
         eval_backend: test-time forward on a CPU: "exact" (the model, via ``extract_features``),
-            "fast" or "bf16" (:mod:`aitl_reid.inference.fast`; built once per evaluation, as the weights change).
+            "fast" or "bf16" (:mod:`aitl_reid.models.frozen`; built once per evaluation, as the weights change).
         checkpoint_freq: epochs between checkpoints (evaluated epochs always get one, as in torchreid).
         keep_checkpoints: how many recent checkpoints of this run to keep, 0 = all (:class:`RunCheckpoints`:
             the best and the last stay, and a checkpoint of another run is never deleted).
@@ -410,10 +411,6 @@ class AITLEngine(_torchreid.engine.Engine):
         current weights (so built once per evaluation, shared by its splits and targets). On a GPU always exact."""
         if self.eval_backend == "exact" or self.device.type != "cpu":
             return self._exact_forward
-        # imported on use: the inference package loads OpenCV and matplotlib (readers, reports), which training with
-        # the exact backend never needs. The dependency goes one way: inference imports nothing of the engine.
-        from ..inference.fast import FrozenForward
-
         return FrozenForward(self.model, bf16=self.eval_backend == "bf16")
 
     @torch.no_grad()
@@ -462,7 +459,7 @@ class AITLEngine(_torchreid.engine.Engine):
         if result.attributes is None:
             return
         if self.is_main:
-            with atomic_write(os.path.join(self.save_dir, f"attributes_{dataset_name}.txt")) as handle:
+            with atomic_write(attribute_report_path(self.save_dir, dataset_name)) as handle:
                 handle.write(result.attribute_table)
         if self.writer is not None:
             for name, value in result.attributes.as_dict().items():

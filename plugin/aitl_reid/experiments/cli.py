@@ -5,6 +5,7 @@
     python tools/ablation.py --config-file CONFIG --variants baseline_asta_aitl \\
         --sweep loss.attribute.weight 0.0 0.1 0.3 1.0 --output DIR    # the trade-off of one weight
     python tools/ablation.py --config-file CONFIG --nproc-per-node 4 --output DIR   # each run under torchrun
+    python -m aitl_reid.experiments.cli ...   # the same, where the package is installed without a checkout
 
 ``--sweep`` values have the key's type (``1.0``, not ``1``, for a float key); a value the variant already
 has is the variant itself (its runs are shared), and every swept row is compared with it.

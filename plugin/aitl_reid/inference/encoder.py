@@ -44,24 +44,6 @@ class TorchForward:
         return "backend exact (PyTorch, the model as trained)"
 
 
-class FlatOutputs(torch.nn.Module):
-    """The model's eval outputs as a tuple of tensors (what a traced graph returns)."""
-
-    def __init__(self, model: torch.nn.Module, streams: List[str]) -> None:
-        super().__init__()
-        self.model, self.streams = model, list(streams)
-
-    def forward(self, clips: torch.Tensor):
-        out = self.model(clips, full_output=True)
-        return (out.embedding, *(out.attr_logits[s] for s in self.streams))
-
-
-def output_streams(model: torch.nn.Module, clip_shape: Tuple[int, ...], device: torch.device) -> List[str]:
-    """The attribute streams the model outputs (one eager pass over one zero clip)."""
-    with torch.inference_mode():
-        return list(model(torch.zeros(1, *clip_shape, device=device), full_output=True).attr_logits)
-
-
 @dataclass
 class AttributePredictions:
     """Predicted class and its probability per attribute, columns in schema order."""

@@ -22,7 +22,8 @@ from typing import Dict, List
 
 import torch
 
-from .encoder import ClipOutputs, FlatOutputs, TorchForward, output_streams
+from .encoder import ClipOutputs, TorchForward
+from ..models.frozen import FlatOutputs, output_streams
 from ..run_folder import TrainedModel
 
 INPUT = "clips"

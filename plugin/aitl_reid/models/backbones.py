@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .. import _torchreid, registry
-from .mobilenetv2 import MobileNetV2Backbone, build_mobilenetv2, load_imagenet_weights
+from .mobilenetv2 import MobileNetV2Backbone, build_mobilenetv2, imagenet_weights_file, load_imagenet_weights
 from .pretrained import PRETRAINED_DIR_ENV, LoadReport, PretrainedWeightsNotFound, load_weights, local_weights_path
 from .weights_download import fetch_imagenet_weights
 
@@ -40,7 +40,10 @@ PLUGIN_BACKBONES: Dict[str, Callable[[], nn.Module]] = {"mobilenetv2": build_mob
 
 # Backbones whose ImageNet weights come with an installed package: used by pretrained=True when no
 # local file is configured (model.pretrained_path, $AITL_REID_PRETRAINED_DIR/<name>.pth), never downloaded.
-PACKAGED_WEIGHTS: Dict[str, Callable[[nn.Module], LoadReport]] = {"mobilenetv2": load_imagenet_weights}
+# name -> (the file, its loader into the network)
+PACKAGED_WEIGHTS: Dict[str, Tuple[Callable[[], str], Callable[[nn.Module, str], LoadReport]]] = {
+    "mobilenetv2": (imagenet_weights_file, load_imagenet_weights),
+}
 
 
 def _not_spatial(name: str, reason: str) -> ValueError:
@@ -194,15 +197,28 @@ def build_backbone(
     return FrameBackbone(name, net, height, width)
 
 
-def _load_pretrained(net: nn.Module, name: str, pretrained_path: str) -> LoadReport:
-    """A configured local file if any, else the packaged weights of ``name``, else its cached or downloaded file."""
-    packaged = PACKAGED_WEIGHTS.get(name)
+def _packaged(name: str, pretrained_path: str) -> bool:
+    """Whether ``name``'s weights come from an installed package: no local file is configured for it."""
     folder = os.environ.get(PRETRAINED_DIR_ENV, "")
     in_folder = bool(folder) and os.path.isfile(os.path.join(folder, f"{name}.pth"))
-    if packaged is not None and not pretrained_path and not in_folder:
-        return packaged(net)
+    return name in PACKAGED_WEIGHTS and not pretrained_path and not in_folder
+
+
+def _load_pretrained(net: nn.Module, name: str, pretrained_path: str) -> LoadReport:
+    path = pretrained_weights_file(name, pretrained_path)
+    return PACKAGED_WEIGHTS[name][1](net, path) if _packaged(name, pretrained_path) else load_weights(net, path)
+
+
+def pretrained_weights_file(name: str, pretrained_path: str = "") -> str:
+    """The weights file ``pretrained=True`` loads into backbone ``name``: a configured local file if any, else the
+    packaged weights of ``name``, else its ImageNet file in torch.hub's cache, downloaded there first when absent.
+
+    Raises :class:`PretrainedWeightsNotFound` saying what to do; the trainer calls it before it loads any data.
+    """
+    if _packaged(name, pretrained_path):
+        return PACKAGED_WEIGHTS[name][0]()
     try:
-        path = local_weights_path(name, pretrained_path) or fetch_imagenet_weights(name)
+        return local_weights_path(name, pretrained_path) or fetch_imagenet_weights(name)
     except PretrainedWeightsNotFound as err:
         if name.startswith("mobilenetv2_"):
             raise PretrainedWeightsNotFound(
@@ -211,4 +227,3 @@ def _load_pretrained(net: nn.Module, name: str, pretrained_path: str) -> LoadRep
                 f"'{name}' is not (its first bottleneck has an extra 1x1 conv, conv2.0.conv1)."
             ) from err
         raise
-    return load_weights(net, path)

@@ -5,10 +5,10 @@ visibly, hidden per-identity detail that keeps look-alikes apart, and per-trackl
 (action, angle, occlusion, cut, crowding, scale, target errors) that change appearance, seen
 through cameras with their own scenes and colour response.
 """
-from .generate import SyntheticSummary, generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
+from .generate import SyntheticSummary, ensure_synthetic_mars, generate_synthetic_mars, synthetic_kwargs_from_config, tree_status
 from .palette import ACTION_NAMES, AGE_NAMES, ANGLE_NAMES, DOWN_COLOR_NAMES, UP_COLOR_NAMES
 
 __all__ = [
-    "SyntheticSummary", "generate_synthetic_mars", "synthetic_kwargs_from_config", "tree_status",
+    "SyntheticSummary", "ensure_synthetic_mars", "generate_synthetic_mars", "synthetic_kwargs_from_config", "tree_status",
     "ACTION_NAMES", "AGE_NAMES", "ANGLE_NAMES", "DOWN_COLOR_NAMES", "UP_COLOR_NAMES",
 ]

@@ -12,7 +12,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 from ..progress import progress
 from ..serialization import atomic_write
@@ -104,7 +104,8 @@ def tree_status(root: str, **params: Any) -> str:
 
 def _mark_in_progress(dataset_dir: str) -> None:
     with open(os.path.join(dataset_dir, IN_PROGRESS), "w", encoding="utf-8") as handle:
-        handle.write("synthetic MARS generation in progress or interrupted; run tools/make_synthetic.py again\n")
+        handle.write("synthetic MARS generation in progress or interrupted; generate it again "
+                     "(aitl-reid-demo, or tools/make_synthetic.py in a checkout)\n")
 
 
 def _clear_previous(dataset_dir: str) -> None:
@@ -220,6 +221,25 @@ def generate_synthetic_mars(root: str, num_ids: int = 60, num_cams: int = 4, tra
     _write_manifest(dataset_dir, params, dict(counts, attribute_rows=csv_rows))
     os.remove(os.path.join(dataset_dir, IN_PROGRESS))
     return SyntheticSummary(dataset_dir=dataset_dir, seconds=time.perf_counter() - start, **counts)
+
+
+def ensure_synthetic_mars(root: str, if_missing: bool = False, workers: int = 1,
+                          report: Callable[[str], None] = print, **params: Any) -> None:
+    """Generate the tree of ``params`` under ``<root>/mars/``, or with ``if_missing`` keep a complete one of the same
+    parameters; ``report`` gets what is done, in words (the demo's and ``tools/make_synthetic.py``'s output)."""
+    status = tree_status(root, **params)
+    target = os.path.join(root, DATASET_DIR)
+    if if_missing and status == "complete":
+        report(f"synthetic MARS already complete in {target} (same parameters); nothing to do")
+        return
+    if status != "missing":
+        report(f"{target}: existing tree is {status}; regenerating it")
+    summary = generate_synthetic_mars(root, workers=workers, **params)
+    report(f"wrote synthetic MARS to {target}: {summary.num_train_ids} train ids / {summary.num_train_tracklets} "
+           f"tracklets, {summary.num_test_ids} test ids with {summary.num_query_tracklets} query and "
+           f"{summary.num_gallery_tracklets} gallery tracklets ({summary.num_distractor_tracklets} distractor, "
+           f"{summary.num_junk_tracklets} junk), {summary.num_frames} frames of {params['height']}x{params['width']}")
+    report(f"speed: {summary.frames_per_second:.0f} frames/s ({summary.seconds:.1f} s, {workers} worker(s))")
 
 
 def synthetic_kwargs_from_config(cfg: Any) -> Dict[str, Any]:

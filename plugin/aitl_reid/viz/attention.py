@@ -17,7 +17,7 @@ from ..data.sampling import dense_clip_indices
 from ..schema import ID_IRRELEVANT, ID_RELEVANT, STREAM_GROUPS
 from .figure import new_figure, save_figure
 from .frames import overlay_heatmap, to_display
-from .run import LoadedRun
+from .run import LoadedRun, select_tracklets, split_tracklets
 
 STREAM_LABELS = {ID_RELEVANT: "ID-relevant", ID_IRRELEVANT: "ID-irrelevant"}
 
@@ -88,3 +88,12 @@ def plot_attention_grid(items: Sequence[TrackletAttention], out_png: str, normal
     scale = "min-max per tracklet and stream" if normalise else "raw sigmoid values"
     figure.suptitle(f"Spatio-temporal attention (jet: blue low, red high; {scale})", fontsize=9)
     return save_figure(figure, out_png)
+
+
+def draw_attention(run: LoadedRun, out_png: str, split: str = "query", indices: Sequence[int] = (),
+                   pids: Sequence[int] = (), clip: int = 0, normalise: bool = True, target: str = "") -> str:
+    """The attention figure of chosen tracklets of a test split (the first three by default); returns ``out_png``."""
+    tracklets = split_tracklets(run, target, split)
+    items = [tracklet_attention(run, tracklets[i], f"{split} #{i}  pid {tracklets[i][1]}  cam {tracklets[i][2] + 1}", clip)
+             for i in select_tracklets(tracklets, indices, pids)]
+    return plot_attention_grid(items, out_png, normalise)

@@ -19,7 +19,7 @@ Series = Tuple[List[int], List[float]]
 def read_epoch_series(csv_path: str, column: str) -> Series:
     """Epochs and values of one ``metrics.csv`` column, skipping epochs where it is empty."""
     if not os.path.isfile(csv_path):
-        raise FileNotFoundError(f"metrics file not found: {csv_path} (tools/main.py writes <data.save_dir>/metrics.csv)")
+        raise FileNotFoundError(f"metrics file not found: {csv_path} (aitl-reid-train writes <data.save_dir>/metrics.csv)")
     rows = EpochLog(csv_path).rows
     epochs = [epoch for epoch in sorted(rows) if column in rows[epoch]]
     return epochs, [rows[epoch][column] for epoch in epochs]
@@ -44,7 +44,7 @@ def plot_dvdp_map_curves(runs: Mapping[str, str], out_png: str, title: str = "")
         label: {column: read_epoch_series(path, column) for column in ("dvdp", "mAP")} for label, path in runs.items()
     }
     if not any(s["dvdp"][0] for s in series.values()):
-        raise ValueError(f"no 'dvdp' values in {sorted(runs.values())}; were these runs trained with tools/main.py?")
+        raise ValueError(f"no 'dvdp' values in {sorted(runs.values())}; were these runs trained with aitl-reid-train?")
 
     figure, (dvdp_axis, map_axis) = new_figure(1, 2, size=(10.0, 3.8))
     for label, columns in series.items():

@@ -34,7 +34,7 @@ def default_checkpoint(save_dir: str) -> str:
     try:
         return find_checkpoint(save_dir, "latest")
     except RunError as err:
-        raise RunError(f"{err} Train the config first (tools/main.py), pass --checkpoint, or use --random-weights") from None
+        raise RunError(f"{err} Train the config first (aitl-reid-train), pass --checkpoint, or use --random-weights") from None
 
 
 def load_run(cfg: CfgNode, checkpoint: str = "", random_weights: bool = False) -> LoadedRun:
