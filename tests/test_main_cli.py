@@ -34,7 +34,19 @@ def test_missing_mars_exits_2_naming_paths_without_traceback_and_both_entries_pr
     assert str(tmp_path / "nowhere") in result.stderr
     assert "aitl-reid-check --layout mars" in result.stderr and "aitl-reid-demo" in result.stderr
     assert "datasets/README.md" not in result.stderr and "make demo" not in result.stderr  # not in an installed package
-    assert not (tmp_path / "log" / "log.txt").exists()  # stopped by the trainer's checks, before the run's log began
+    assert not (tmp_path / "log").exists()  # the run never started: no run folder, no log.txt (issue 27 item 4)
+
+
+def test_evaluating_without_data_leaves_an_existing_folder_as_it_was(tmp_path, capsys):
+    from aitl_reid.train import main
+
+    save_dir = tmp_path / "log" / "asta_aitl_mars"
+    save_dir.mkdir(parents=True)
+    (save_dir / "log.txt").write_text("the training log\n")
+    code = main(["--config-file", MARS_CONFIG, "data.root", str(tmp_path / "nowhere"), "data.save_dir", str(save_dir),
+                 "test.evaluate", "True"])
+    assert code == 2 and str(tmp_path / "nowhere") in capsys.readouterr().err
+    assert os.listdir(save_dir) == ["log.txt"] and (save_dir / "log.txt").read_text() == "the training log\n"
 
 
 def test_unknown_key_exits_2_with_suggestion():

@@ -128,7 +128,8 @@ def test_the_log_of_a_run_resumed_by_another_spelling_of_its_path_continues_afte
         handle.write(kept + "epoch: [2/2][1/4] a line of the epoch that was lost\n")
     monkeypatch.chdir(base)
     cfg = load_config(opts=["data.save_dir", save_dir])
-    with run_log(cfg, (SPELLINGS[spelling], {})):
+    with run_log(cfg, (SPELLINGS[spelling], {})) as begin_writing:
+        begin_writing()
         print("Resumed from the checkpoint")
     with open(os.path.join(save_dir, "log.txt")) as handle:
         assert handle.read() == kept + "Resumed from the checkpoint\n"
@@ -136,10 +137,18 @@ def test_the_log_of_a_run_resumed_by_another_spelling_of_its_path_continues_afte
 
 def test_a_new_run_appends_to_a_log_already_in_its_folder(tmp_path):
     (tmp_path / "log.txt").write_text("an earlier attempt that stopped before its first epoch\n")
+    with run_log(load_config(opts=["data.save_dir", str(tmp_path)]), None) as begin_writing:
+        print("Show configuration")
+        begin_writing()
+        print("epoch 1")
+    assert (tmp_path / "log.txt").read_text() == ("an earlier attempt that stopped before its first epoch\n"
+                                                  "Show configuration\nepoch 1\n")
+
+
+def test_a_run_that_stops_before_writing_its_records_leaves_no_log(tmp_path):
     with run_log(load_config(opts=["data.save_dir", str(tmp_path)]), None):
         print("Show configuration")
-    assert (tmp_path / "log.txt").read_text() == ("an earlier attempt that stopped before its first epoch\n"
-                                                  "Show configuration\n")
+    assert os.listdir(tmp_path) == []
 
 
 # ------------------------------------------------------------------ the trainer on a finished run

@@ -1,4 +1,4 @@
-"""Copy everything printed to a log file while a run lasts.
+"""Copy everything printed to a log file while a run lasts, from the moment the run starts writing.
 
 torchreid's ``Logger`` replaces ``sys.stdout`` for good and closes the real console when it is
 garbage collected, which breaks any caller that runs ``main()`` in-process (tests, notebooks);
@@ -7,9 +7,10 @@ this context manager restores the console and closes only its own file.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
-from typing import Iterator, TextIO
+from typing import Callable, Iterator, List, TextIO
 
 
 class _Tee:
@@ -51,14 +52,32 @@ def cut_after_last(path: str, marker: str) -> bool:
 
 
 @contextlib.contextmanager
-def tee_stdout(path: str, append: bool = False) -> Iterator[None]:
-    """Within the block, ``print`` writes to the console and to ``path`` (overwritten, or appended to)."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+def deferred_log(path: str, before_opening: Callable[[], None] = lambda: None) -> Iterator[Callable[[], None]]:
+    """Within the block, ``print`` writes to the console and to memory; calling the function it yields runs
+    ``before_opening``, appends what was printed so far to ``path`` and goes on writing there.
+
+    A command that stops on bad input (missing data, a wrong key) before calling it leaves no log file:
+    the log is opened when the command starts writing its records, not when it starts reading its input.
+    """
     console = sys.stdout
-    with open(path, "a" if append else "w", encoding="utf-8") as file:
-        sys.stdout = _Tee(console, file)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stdout = console
+    buffer = io.StringIO()
+    tee = _Tee(console, buffer)
+    opened: List[TextIO] = []
+
+    def open_log() -> None:
+        if opened:
+            return
+        before_opening()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        opened.append(open(path, "a", encoding="utf-8"))
+        opened[0].write(buffer.getvalue())
+        tee.file = opened[0]
+
+    sys.stdout = tee
+    try:
+        yield open_log
+    finally:
+        sys.stdout.flush()
+        sys.stdout = console
+        for file in opened:
+            file.close()

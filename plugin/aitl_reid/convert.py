@@ -15,7 +15,8 @@ inference and ONNX export work on it:
     aitl-reid-infer --run log/released_mars --out out/ QUERY GALLERY
     aitl-reid-export --run log/released_mars --out released.onnx
 
-Anything that is not such a file ends with status 2 naming the first key that does not fit.
+Anything that is not such a file ends with status 2 naming the first key that does not fit; so does an
+--out folder that another command is writing (:mod:`aitl_reid.folder_lock`).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import torch
 
 from .config import RELEASED_CONFIG
 from .engine.checkpoint import save_checkpoint
+from .folder_lock import FolderLock
 from .launch import default_argument_parser, load_config, run_cli
 from .models import build_model_from_config
 from .models.released import ReleasedArchitecture, ReleasedCheckpointError, describe, to_plugin_state_dict
@@ -102,7 +104,13 @@ def convert(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     if not os.path.isfile(args.released):
         raise FileNotFoundError(f"{args.released}: no such file")
-    held = held_run(args.out) if os.path.isdir(args.out) else ""
+    with FolderLock(args.out, "--out"):  # one writer: checked empty and written by this command alone
+        return write_run(args)
+
+
+def write_run(args: argparse.Namespace) -> int:
+    """Read the released state dict, build the model it fits, and write ``--out``'s config and checkpoint."""
+    held = held_run(args.out)
     if held:
         raise RunError(f"{args.out} holds another run ({held}); choose an empty or new --out folder")
     weights = read_released(args.released)
@@ -119,7 +127,6 @@ def convert(argv: Optional[List[str]] = None) -> int:
     model.load_state_dict(weights)
     match = _EPOCH.search(os.path.basename(args.released))
     epoch = args.epoch if args.epoch is not None else int(match.group(1)) if match else 0
-    os.makedirs(args.out, exist_ok=True)
     save_run_config(cfg, schema)
     save_checkpoint({"state_dict": model.state_dict(), "epoch": epoch, "config": run_config_text(cfg, schema),
                      "converted_from": os.path.abspath(args.released)}, args.out, epoch)

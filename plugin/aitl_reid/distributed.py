@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, TypeVar
 
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_nn
 
 TORCHRUN_VARIABLES = ("WORLD_SIZE", "RANK", "LOCAL_RANK")
+T = TypeVar("T")
+
+
+class RefusedOnMainProcess(ValueError):
+    """Rank 0 refused to go on (bad input, a folder in use); the other ranks raise this with its message."""
 
 
 def launched_by_torchrun() -> bool:
@@ -89,6 +94,27 @@ def broadcast_object(obj: Any) -> Any:
     holder = [obj]
     dist.broadcast_object_list(holder, src=0)
     return holder[0]
+
+
+def main_process_decides(decide: Callable[[], T]) -> T:
+    """``decide()`` run by rank 0 alone (the only process that writes), its outcome shared: every rank returns its
+    result, or every rank raises (rank 0 its ``ValueError``/``OSError``, the others :class:`RefusedOnMainProcess`
+    with its message), so that no rank is left waiting on one that stopped. In one process, just ``decide()``."""
+    if not is_distributed():
+        return decide()
+    result: Any = None
+    refusal, error = "", None
+    if is_main_process():
+        try:
+            result = decide()
+        except (ValueError, OSError) as err:
+            refusal, error = str(err) or type(err).__name__, err
+    result, refusal = broadcast_object((result, refusal))
+    if error is not None:
+        raise error
+    if refusal:
+        raise RefusedOnMainProcess(refusal)
+    return result
 
 
 def all_gather_objects(obj: Any) -> List[Any]:

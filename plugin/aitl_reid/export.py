@@ -13,14 +13,17 @@ feature) and, unless --no-attributes, ``attr_logits_<stream> [B, K]`` per attrib
 inference API pools them per tracklet and reads classes and probabilities as for PyTorch. The
 largest absolute difference from PyTorch is printed; above --tolerance the export fails (status 1).
 The file holds the weights (one file to move), unless they pass ONNX's 2 GB limit: then they go to
-``<out>.data`` beside it, which the export names and --onnx needs in the same folder.
+``<out>.data`` beside it, which the export names and --onnx needs in the same folder. A second
+export to the same file while one runs stops with status 2, naming the first.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional
 
+from .folder_lock import FolderLock
 from .inference import load_trained
 from .inference.onnx_backend import export_onnx
 from .launch import default_argument_parser, run_cli
@@ -40,14 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
 def export(argv: Optional[List[str]] = None) -> int:
     """The program; errors propagate (:func:`main` turns bad input into status 2)."""
     args = build_parser().parse_args(argv)
-    trained = load_trained(args.run, args.checkpoint, "cpu", args.config_file, args.opts)
-    report = export_onnx(trained, args.out, attributes=not args.no_attributes)
+    with output_file_lock(args.out):
+        trained = load_trained(args.run, args.checkpoint, "cpu", args.config_file, args.opts)
+        report = export_onnx(trained, args.out, attributes=not args.no_attributes)
     print(report)
     worst = max(report.max_abs_diff.values())
     if worst > args.tolerance:
         print(f"error: ONNX Runtime differs from PyTorch by {worst:.2e} > --tolerance {args.tolerance:g}", file=sys.stderr)
         return 1
     return 0
+
+
+def output_file_lock(path: str) -> FolderLock:
+    """The lock of the ONNX file ``path`` (and the weights file beside it), a hidden file next to it: two exports to
+    one file cannot interleave, exports to different files in one folder do not wait on each other."""
+    folder, name = os.path.split(os.path.abspath(path))
+    return FolderLock(folder, "--out", lock_file=f".{name}.lock", what=f"--out '{path}'")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -16,9 +16,10 @@ stand before or after them.
 
 Writes into OUT: ranking.csv and ranking.json (the --k nearest gallery tracklets per query, rank 1
 first), attributes.csv (predicted class and probability per attribute, named by the schema) and
-report.html with a PNG grid per query of its --report-k nearest (in OUT/grids). Bad input ends with
-status 2 and a message naming the file (and line); so does --onnx without the onnx extra
-(pip install 'aitl-reid[onnx]').
+report.html with a PNG grid per query of its --report-k nearest (in OUT/grids). OUT is locked while
+it is written: a second command given the same OUT meanwhile stops with status 2, naming the first.
+Bad input ends with status 2 and a message naming the file (and line); so does --onnx without the
+onnx extra (pip install 'aitl-reid[onnx]').
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from .inference import (AttributePredictions, EncodedTracklets, InputError, Trac
 from .inference.fast import BACKENDS, build_forward
 from .inference.report import (Ranking, attributes_section, ranking_rows, ranking_section, write_attributes, write_html,
                                write_ranking)
+from .folder_lock import FolderLock
 from .launch import run_cli
 
 TRACKLETS_PER_ROW = 8  # --attributes-only: input tracklets per report row
@@ -121,9 +123,15 @@ def attributes_report(args: argparse.Namespace, trained: TrainedModel, encoded: 
 
 
 def infer(argv: Optional[List[str]] = None) -> int:
-    """The program; errors propagate (:func:`main` turns bad input into status 2)."""
+    """The program; errors propagate (:func:`main` turns bad input into status 2). OUT is locked while it is
+    written (:mod:`aitl_reid.folder_lock`): a second command given the same OUT meanwhile stops, naming this one."""
     args = parse_args(argv)
-    os.makedirs(args.out, exist_ok=True)
+    with FolderLock(args.out, "--out"):
+        return write_outputs(args)
+
+
+def write_outputs(args: argparse.Namespace) -> int:
+    """Encode the inputs, rank or predict, and write OUT's files."""
     trained = load_trained(args.run, args.checkpoint, args.device, args.config_file, args.opts)
     forward = build_forward(trained, args.onnx, args.backend)
     encoder = TrackletEncoder(trained, forward, batch_size=args.batch_size, workers=args.workers)

@@ -6,6 +6,7 @@
     log.txt, events.out.tfevents.*, attributes_<dataset>.txt    the training log, tensorboard, attribute report
     test.log, evaluation_<checkpoint>.json                      what ``test.evaluate True`` runs write
     previous-run-<date>/           an earlier run moved aside by ``train.existing_run move_aside``
+    .aitl-reid.lock                held by the command writing the folder (:mod:`aitl_reid.folder_lock`)
 
 The trainer, the figure tools and inference all list, choose and load checkpoints here, so the
 rules (latest, best by mAP, which ones pruning may delete) exist once. A folder holds one run: a
@@ -30,6 +31,7 @@ from yacs.config import CfgNode
 
 from .config import ConfigError, get_default_config, merge_from_file, merge_from_list
 from .data.datamanager import schema_from_config
+from .folder_lock import LOCK_FILE
 from .models import build_model_from_config
 from .schema import BUILTIN_SCHEMAS, AttributeSchema, get_schema
 from .serialization import UntrustedFileError, atomic_write, safe_torch_load
@@ -207,20 +209,19 @@ def held_run(run_dir: str) -> str:
     return " and ".join(held)
 
 
-def prepare_run_dir(run_dir: str, existing_run: str, continuing: bool) -> str:
-    """Make ``run_dir`` ready for a training run; returns what was done, in words (empty if nothing was needed).
+def another_run(run_dir: str, existing_run: str, continuing: bool) -> str:
+    """What ``run_dir`` holds of another run that a new run there must move aside (empty: nothing to do); raises a
+    :class:`RunError` naming the choices when ``existing_run`` is ``refuse``. Changes nothing.
 
     A run ``continuing`` this folder's run (``model.resume auto``, or a checkpoint of this folder) finds it as it
     is. Any other run starts from scratch, and a folder holding another run is refused (``existing_run``
-    ``refuse``: a :class:`RunError` naming the choices) or that run is moved aside into a dated sub-folder
-    (``move_aside``): nothing of it is deleted, mixed with the new run or taken for it.
+    ``refuse``) or that run is to be moved aside into a dated sub-folder (``move_aside``): nothing of it is
+    deleted, mixed with the new run or taken for it.
     """
     if existing_run not in EXISTING_RUN_CHOICES:
         raise ConfigError(f"train.existing_run must be one of {EXISTING_RUN_CHOICES}, got '{existing_run}'")
     held = "" if continuing else held_run(run_dir)
-    if not held:
-        return ""
-    if existing_run == "refuse":
+    if held and existing_run == "refuse":
         raise RunError(
             f"data.save_dir '{run_dir}' holds another run ({held}); a new run there would mix with it, so nothing "
             "was started. Choose one:\n"
@@ -229,14 +230,24 @@ def prepare_run_dir(run_dir: str, existing_run: str, continuing: bool) -> str:
             f"  train.existing_run move_aside   move that run into {os.path.join(run_dir, PREVIOUS_RUN_PREFIX)}<date>/ "
             "and start here"
         )
+    return held
+
+
+def prepare_run_dir(run_dir: str, existing_run: str, continuing: bool) -> str:
+    """Make ``run_dir`` ready for a training run (:func:`another_run`: refuse, or move an earlier run aside);
+    returns what was done, in words (empty if nothing was needed)."""
+    held = another_run(run_dir, existing_run, continuing)
+    if not held:
+        return ""
     moved_to = move_run_aside(run_dir)
     return f"train.existing_run move_aside: the earlier run in '{run_dir}' ({held}) was moved to '{moved_to}'"
 
 
 def move_run_aside(run_dir: str) -> str:
-    """Move everything in ``run_dir`` except runs moved aside before into ``<run_dir>/previous-run-<date>``, dated
-    by the run's last write (so the folder says when that run ended); returns the new folder."""
-    entries = [name for name in os.listdir(run_dir) if not name.startswith(PREVIOUS_RUN_PREFIX)]
+    """Move everything in ``run_dir`` except runs moved aside before (and the lock of the run moving it) into
+    ``<run_dir>/previous-run-<date>``, dated by the run's last write (so the folder says when that run ended);
+    returns the new folder."""
+    entries = [name for name in os.listdir(run_dir) if not name.startswith(PREVIOUS_RUN_PREFIX) and name != LOCK_FILE]
     last_write = max(os.stat(os.path.join(run_dir, name)).st_mtime for name in entries)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(last_write))
     target, suffix = os.path.join(run_dir, PREVIOUS_RUN_PREFIX + stamp), 1

@@ -13,7 +13,10 @@ never a traceback. ``model.resume auto`` continues from the newest complete chec
 requeued after its last epoch finds nothing to do and exits 0. A folder holds one run: a new run in a
 folder holding another refuses to start (status 2) unless ``train.existing_run move_aside`` moves the
 earlier run into a dated sub-folder. ``test.evaluate True`` writes only ``test.log`` and
-``evaluation_<checkpoint>.json``, never into the training run's records.
+``evaluation_<checkpoint>.json``, never into the training run's records. One command writes a folder at a
+time: a second one started into it while the first runs stops with status 2 naming the first
+(:mod:`aitl_reid.folder_lock`), and a command that stops on bad input before its run starts leaves the
+folder as it was (none at all if it created it).
 """
 from __future__ import annotations
 
@@ -22,14 +25,14 @@ import contextlib
 import os
 import sys
 import time
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from yacs.config import CfgNode
 
 from . import __version__, _torchreid, distributed
 from .config import ConfigError
-from .console_log import cut_after_last, tee_stdout
+from .console_log import cut_after_last, deferred_log
 from .data import DatasetNotFoundError, build_datamanager
 from .data.datamanager import check_dataset_files
 from .data.image_io import FrameReadError, frame_error_message
@@ -37,13 +40,14 @@ from .engine import (
     NonFiniteLossError, build_engine, build_optimizer, build_scheduler, checkpoint_saved_line, engine_run_kwargs,
     init_attribute_bias,
 )
+from .folder_lock import FolderLock
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
 from .models import build_model_from_config, convert_sync_batchnorm, load_weights, split_model_name
 from .models.backbones import pretrained_weights_file
 from .registry import list_models
 from .run_folder import (
-    RunError, evaluation_path, latest_complete_checkpoint, load_checkpoint, prepare_run_dir, run_config_text, run_dir_of,
-    same_path, save_run_config,
+    another_run, evaluation_path, latest_complete_checkpoint, load_checkpoint, prepare_run_dir, run_config_text,
+    run_dir_of, same_path, save_run_config,
 )
 from .serialization import WriteError, ensure_writable_dir
 
@@ -60,24 +64,38 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        with default_setup(args.config_file, args.opts) as cfg, distributed.process_group(cfg.use_gpu):
+        with default_setup(args.config_file, args.opts) as cfg, distributed.process_group(cfg.use_gpu), \
+                save_dir_lock(cfg):
             start = resume_point(cfg)
             if finished(cfg, start):
                 return 0
+            check_save_dir(cfg, start)
             preflight(cfg, start)
-            done = claim_save_dir(cfg, start)
-            with run_log(cfg, start):
-                if done:
-                    print(done)
-                return run(cfg, start)
+            with run_log(cfg, start) as begin_writing:
+                return run(cfg, start, begin_writing)
+    except distributed.RefusedOnMainProcess:  # under torchrun, a rank > 0: rank 0 printed why
+        return USAGE_EXIT
     except DatasetNotFoundError as err:
         print(f"\nerror: {err}\n\n{DATA_HINT}", file=sys.stderr)
         return USAGE_EXIT
     except (WriteError, ValueError, FileNotFoundError) as err:
-        # bad input: config (ConfigError), a folder holding another run or a bad checkpoint (RunError), data files,
-        # weights, save_dir: all ValueErrors but the last
+        # bad input: config (ConfigError), a folder holding another run, in use, or a bad checkpoint (RunError,
+        # FolderBusyError), data files, weights, save_dir: all ValueErrors but the last
         print(f"error: {err}", file=sys.stderr)
         return USAGE_EXIT
+
+
+@contextlib.contextmanager
+def save_dir_lock(cfg: CfgNode) -> Iterator[None]:
+    """``data.save_dir`` locked for the whole command (:mod:`aitl_reid.folder_lock`), before anything is written: a
+    second command started into the folder while this one runs stops with status 2 naming this one. Under torchrun
+    rank 0, the one that writes, holds the lock, and every rank stops if it could not take it."""
+    lock = FolderLock(cfg.data.save_dir, "data.save_dir")
+    distributed.main_process_decides(lock.acquire)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def preflight(cfg: CfgNode, start: ResumePoint) -> None:
@@ -129,42 +147,53 @@ def finished(cfg: CfgNode, start: ResumePoint) -> bool:
     return True
 
 
-def claim_save_dir(cfg: CfgNode, start: ResumePoint) -> str:
+def continuing_run(cfg: CfgNode, start: ResumePoint) -> bool:
+    """Whether the command continues the run of ``data.save_dir`` (or only evaluates): then another run's records
+    there are its own, not a reason to refuse."""
+    return bool(cfg.test.evaluate) or cfg.model.resume == "auto" or continues_own_run(cfg, start)
+
+
+def check_save_dir(cfg: CfgNode, start: ResumePoint) -> None:
     """A training run that does not continue the run of ``data.save_dir`` needs a folder without another run in it
-    (``run_folder.prepare_run_dir``); returns what was done. Rank 0 decides (and moves) and every rank gets its
-    answer, so that all stop together."""
-    continuing = bool(cfg.test.evaluate) or cfg.model.resume == "auto" or continues_own_run(cfg, start)
-    outcome: Tuple[str, str] = ("", "")
-    if distributed.is_main_process():
-        try:
-            outcome = ("", prepare_run_dir(cfg.data.save_dir, cfg.train.existing_run, continuing))
-        except ValueError as err:
-            outcome = (str(err), "")
-    refused, done = distributed.broadcast_object(outcome)
-    if refused:
-        raise RunError(refused)
-    return done
+    (``run_folder.another_run``): refused here, before any data is read. Rank 0 decides and all ranks stop together."""
+    distributed.main_process_decides(
+        lambda: another_run(cfg.data.save_dir, cfg.train.existing_run, continuing_run(cfg, start)))
+
+
+def claim_save_dir(cfg: CfgNode, start: ResumePoint) -> None:
+    """The run starts writing: an earlier run in ``data.save_dir`` is moved aside first when
+    ``train.existing_run move_aside`` asks for it (``run_folder.prepare_run_dir``), said in the log. Rank 0 only."""
+    done = prepare_run_dir(cfg.data.save_dir, cfg.train.existing_run, continuing_run(cfg, start))
+    if done:
+        print(done)
 
 
 @contextlib.contextmanager
-def run_log(cfg: CfgNode, start: ResumePoint) -> Iterator[None]:
+def run_log(cfg: CfgNode, start: ResumePoint) -> Iterator[Callable[[], None]]:
     """Rank 0 copies what it prints to ``log.txt`` (``test.log`` when only evaluating, keeping the training log);
-    other ranks print nothing. An existing log is always appended to, never started again. A run resumed from a
-    checkpoint of this folder continues the log after the line that checkpoint printed, so the lines of the lost
-    epoch do not appear twice."""
+    other ranks print nothing. The function it yields is called when the run starts writing its records: only then
+    is the folder claimed (:func:`claim_save_dir`) and the log opened, with what was printed before, so a run that
+    stops on bad input (missing data, a wrong checkpoint) leaves the folder as it was. An existing log is always
+    appended to, never started again. A run resumed from a checkpoint of this folder continues the log after the
+    line that checkpoint printed, so the lines of the lost epoch do not appear twice."""
     if not distributed.is_main_process():
         with open(os.devnull, "w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
-            yield
+            yield lambda: None
         return
     path = os.path.join(cfg.data.save_dir, "test.log" if cfg.test.evaluate else "log.txt")
-    if continues_own_run(cfg, start):
-        cut_after_last(path, checkpoint_saved_line(start[0]))  # type: ignore[index]
-    with tee_stdout(path, append=True):
-        yield
+
+    def claim() -> None:
+        claim_save_dir(cfg, start)
+        if continues_own_run(cfg, start):
+            cut_after_last(path, checkpoint_saved_line(start[0]))  # type: ignore[index]
+
+    with deferred_log(path, before_opening=claim) as begin_writing:
+        yield begin_writing
 
 
-def run(cfg: CfgNode, start: ResumePoint = None) -> int:
-    """Build data, model, optimizer and engine from a frozen config, then train and/or evaluate."""
+def run(cfg: CfgNode, start: ResumePoint = None, begin_writing: Callable[[], None] = lambda: None) -> int:
+    """Build data, model, optimizer and engine from a frozen config, then train and/or evaluate; ``begin_writing`` is
+    called once all of them are built, before the first record is written (:func:`run_log`)."""
     print(f"Show configuration\n{cfg}\n")
     print(f"Collecting env info ...\n{_torchreid.collect_env_info()}\n")
     print(f"aitl_reid {__version__} — models: {', '.join(list_models())}")
@@ -194,6 +223,7 @@ def run(cfg: CfgNode, start: ResumePoint = None) -> int:
     if start is not None:
         run_kwargs["start_epoch"] = engine.resume(*start)
         _warn_on_other_thread_count(cfg, start[1])
+    begin_writing()
     if not cfg.test.evaluate:
         # the config with its attribute schema resolved: config.yaml and in every checkpoint (for inference)
         if engine.is_main:

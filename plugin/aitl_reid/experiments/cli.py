@@ -14,7 +14,8 @@ has is the variant itself (its runs are shared), and every swept row is compared
 started with ``model.resume auto``: run the same command again after an interruption and finished runs
 are kept, unfinished ones continue from their newest checkpoint. The report (``DIR/RESULTS.md`` unless
 ``--report``) holds each variant's mean and spread, paired per-seed differences with 95% intervals,
-and the seed-averaged curves.
+and the seed-averaged curves. One runner writes an output folder at a time: a second one given the same
+``--output`` while the first runs stops with status 2, naming it.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import sys
 import tempfile
 from typing import Callable, List, Optional, Sequence, Tuple
 
+from ..folder_lock import FolderLock
 from ..launch import load_config, run_cli
 from ..registry import split_model_name
 from .ablation import AblationPlan
@@ -97,7 +99,7 @@ def end_seed_list(argv: Sequence[str]) -> List[str]:
 def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentParser] = None,
          program: str = "tools/ablation.py") -> int:
     """Parse, plan, train every run (resuming), write the report; 1 when a run fails. Bad input (a config,
-    a variant name, a run folder of another command: ValueErrors) is left to :func:`run`, which gives status 2.
+    a variant name, a run folder of another command, an output folder another sweep is writing: ValueErrors) is left to :func:`run`, which gives status 2.
 
     ``program`` is how the report quotes the command that made it.
     """
@@ -128,8 +130,9 @@ def main(argv: Optional[List[str]] = None, parser: Optional[argparse.ArgumentPar
     figure = args.figure or os.path.join(out_dir, "results_dvdp_map.png")
     command = " ".join(["python", program, *(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))])
     try:
-        run_benchmark(plan, report, figure, command, make_synthetic=args.make_synthetic or args.quick,
-                      reuse=not args.no_reuse, keep_checkpoints=args.keep_checkpoints)
+        with FolderLock(out_dir, "--output"):  # one sweep per output folder; each run's trainer locks its own folder
+            run_benchmark(plan, report, figure, command, make_synthetic=args.make_synthetic or args.quick,
+                          reuse=not args.no_reuse, keep_checkpoints=args.keep_checkpoints)
     except RuntimeError as err:  # a training run failed; its console.txt says why
         print(f"error: {err}", file=sys.stderr)
         return 1
