@@ -17,7 +17,6 @@ from .summary import computed_observations, summarise_variants, write_mean_curve
 QUICK_OPTS: Tuple[str, ...] = (
     "synthetic.num_ids", "12", "synthetic.tracklets_per_id", "4", "synthetic.min_frames", "4",
     "synthetic.max_frames", "8", "synthetic.num_distractors", "1", "synthetic.num_junk", "1",
-    "synthetic.height", "32", "synthetic.width", "16", "data.height", "32", "data.width", "16",
     "train.max_epoch", "1", "train.max_iters_per_epoch", "2", "train.warmup_epochs", "0",
     "test.eval_freq", "1", "test.max_clips", "1", "data.workers", "0",
 )
