@@ -3,7 +3,8 @@
 ``motion`` is OpenCV's MOG2 background subtractor: the foreground mask (shadows dropped) is opened to
 remove speckle, closed to join a person's parts, and each connected blob whose size and height/width
 ratio fit a standing person becomes a box scored by the share of foreground pixels in it. It needs no
-weights; it suits static cameras only. ``--detections FILE`` reads the MOTChallenge public-detection
+weights; it suits static cameras only. After ``warmup`` frames that build the background, the background
+learns at ``1 / history`` per frame. ``--detections FILE`` reads the MOTChallenge public-detection
 convention, ``frame,-1,x,y,w,h,score,...`` (1-based frames), checked against its video.
 """
 from __future__ import annotations
@@ -53,10 +54,13 @@ class MotionDetector:
 
     def __call__(self, frame: np.ndarray) -> List[Box]:
         s = self.settings
-        mask = self.subtractor.apply(frame)
         self.seen += 1
         if self.seen <= s.warmup:
+            self.subtractor.apply(frame)  # OpenCV's rate, 1/frames seen: the first frames build the background
             return []
+        # then 1/history: at OpenCV's own rate (1/frames seen until `history`), someone standing or a block of
+        # uniform colour would melt into the background within a few frames of the start
+        mask = self.subtractor.apply(frame, learningRate=1.0 / s.history)
         mask = np.where(mask > 200, 255, 0).astype(np.uint8)  # MOG2 marks shadows 127
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close)
