@@ -24,7 +24,8 @@ from aitl_reid.footage import FootageSettings, camera_inputs, run_footage
 from aitl_reid.footage.cameras import CameraInput
 from aitl_reid.footage.detect import MotionDetector
 from aitl_reid.footage.pipeline import track_camera
-from aitl_reid.footage.track import TrackRow, track_lines
+from aitl_reid.footage.track import track_lines
+from aitl_reid.inference.inputs import TrackBox
 from aitl_reid.inference import TrackletEncoder, load_trained
 from aitl_reid.inference.fast import build_forward
 from aitl_reid.synthetic.footage import render_footage
@@ -45,7 +46,7 @@ def detections_of(cameras: List[CameraInput], folder: str, settings: FootageSett
         detector, rows = MotionDetector(settings.motion), []
         for number, image in camera.frames():
             start = time.perf_counter()
-            rows += [TrackRow(number, -1, x, y, w, h) for x, y, w, h, _ in detector(image)]
+            rows += [TrackBox(number, -1, x, y, w, h) for x, y, w, h, _ in detector(image)]
             seconds += time.perf_counter() - start
             frames = frames + 1
         paths[camera.name] = os.path.join(folder, f"{camera.name}.det.txt")

@@ -12,8 +12,8 @@ from aitl_reid import infer
 from aitl_reid.footage.cameras import camera_inputs
 from aitl_reid.footage.detect import MotionDetector, MotionSettings
 from aitl_reid.footage.link import TrackletSpan, cannot_link, link
-from aitl_reid.footage.score import Box, evaluate, multi_camera, sequence_data
-from aitl_reid.inference.inputs import InputError, read_mot_tracks
+from aitl_reid.footage.score import evaluate, multi_camera, sequence_data
+from aitl_reid.inference.inputs import InputError, TrackBox, read_mot_tracks
 from aitl_reid.serialization import spreadsheet_safe, write_csv
 from aitl_reid.synthetic.footage import render_footage
 from footage_data import tiny_run  # noqa: F401  (fixture)
@@ -34,13 +34,13 @@ def test_the_motion_detector_finds_a_moving_person_shaped_block_and_not_the_stat
     assert all(boxes == [] for _, boxes in found[:MotionSettings.warmup])
     hits = 0
     for x, boxes in found[20:]:
-        truth = Box(1, 1, x, 30, 20, 50)
+        truth = TrackBox(1, 1, x, 30, 20, 50)
         hits += any(_iou(truth, b) > 0.7 for b in boxes)
         assert len(boxes) <= 1
     assert hits >= 18
 
 
-def _iou(a: Box, b) -> float:
+def _iou(a: TrackBox, b) -> float:
     x0, y0 = max(a.x, b[0]), max(a.y, b[1])
     x1, y1 = min(a.x + a.w, b[0] + b[2]), min(a.y + a.h, b[1] + b[3])
     inter = max(0, x1 - x0) * max(0, y1 - y0)
@@ -59,14 +59,14 @@ def test_linking_joins_close_tracklets_but_never_two_overlapping_ones_of_one_cam
 
 
 def test_scores_are_perfect_for_the_truth_and_fall_with_an_identity_switch():
-    gt = [Box(f, 1, 10 + f, 10, 20, 40) for f in range(1, 11)] + [Box(f, 2, 60, 10, 20, 40) for f in range(1, 11)]
-    perfect = evaluate(sequence_data(gt, [Box(b.frame, b.ident + 5, b.x, b.y, b.w, b.h) for b in gt], 10))
+    gt = [TrackBox(f, 1, 10 + f, 10, 20, 40) for f in range(1, 11)] + [TrackBox(f, 2, 60, 10, 20, 40) for f in range(1, 11)]
+    perfect = evaluate(sequence_data(gt, [TrackBox(b.frame, b.track + 5, b.x, b.y, b.w, b.h) for b in gt], 10))
     assert perfect["MOTA"] == perfect["IDF1"] == perfect["HOTA"] == 1.0 and perfect["IDSW"] == 0
-    switched = [Box(b.frame, b.ident if b.frame <= 5 else 3 - b.ident, b.x, b.y, b.w, b.h) for b in gt]
+    switched = [TrackBox(b.frame, b.track if b.frame <= 5 else 3 - b.track, b.x, b.y, b.w, b.h) for b in gt]
     scores = evaluate(sequence_data(gt, switched, 10))
     assert scores["IDSW"] == 2 and scores["IDF1"] == pytest.approx(0.5) and scores["recall"] == 1.0
-    joined = multi_camera([(gt[:10], gt[:10], 10), (gt[:10], [Box(b.frame, 9, b.x, b.y, b.w, b.h) for b in gt[:10]], 10)])
-    split = multi_camera([(gt[:10], gt[:10], 10), (gt[:10], [Box(b.frame, 8, b.x, b.y, b.w, b.h) for b in gt[:10]], 10)])
+    joined = multi_camera([(gt[:10], gt[:10], 10), (gt[:10], [TrackBox(b.frame, 9, b.x, b.y, b.w, b.h) for b in gt[:10]], 10)])
+    split = multi_camera([(gt[:10], gt[:10], 10), (gt[:10], [TrackBox(b.frame, 8, b.x, b.y, b.w, b.h) for b in gt[:10]], 10)])
     assert joined["IDF1"] == 0.5 and split["IDF1"] == 0.5  # ids 1 and 9 (or 8) each match half of person 1
     linked = multi_camera([(gt[:10], gt[:10], 10), (gt[:10], gt[:10], 10)])
     assert linked["IDF1"] == 1.0

@@ -27,6 +27,8 @@ SCRIPTS = {
     "aitl-reid-infer": "aitl_reid.infer:main",
     "aitl-reid-export": "aitl_reid.export:main",
     "aitl-reid-check": "aitl_reid.data.check:main",
+    "aitl-reid-track": "aitl_reid.track:main",
+    "aitl-reid-search": "aitl_reid.search:main",
 }
 
 
@@ -75,7 +77,7 @@ def imported_packages() -> set:
     return names - set(sys.stdlib_module_names) - {"aitl_reid"}
 
 
-def test_the_wheel_declares_the_four_console_scripts(wheel):
+def test_the_wheel_declares_the_six_console_scripts(wheel):
     assert wheel[1] == SCRIPTS
 
 

@@ -20,14 +20,14 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..inference.encoder import TrackletEncoder, class_probabilities, predict_attributes
-from ..inference.inputs import InputError, TrackBox, Tracklet
+from ..inference.inputs import InputError, TrackBox, Tracklet, read_mot_tracks
 from ..inference.report import attribute_columns, write_attributes
 from ..serialization import atomic_write, write_csv
 from . import score
 from .cameras import CameraInput
 from .detect import MotionDetector, MotionSettings, check_length, checked_boxes, read_detections
 from .link import DEFAULT_THRESHOLD, TrackletSpan, link
-from .track import (CameraTracker, CropWriter, TrackerSettings, TrackRow, kept_tracks, make_embedder, track_lines,
+from .track import (CameraTracker, CropWriter, TrackerSettings, kept_tracks, make_embedder, track_lines,
                     tracklets_of)
 
 PEOPLE_FILE = "people.json"
@@ -49,7 +49,7 @@ class CameraTracks:
     """One camera's tracks as written, and the video facts scoring needs."""
 
     camera: CameraInput
-    rows: List[TrackRow]
+    rows: List[TrackBox]
     frames: int
     width: int
     height: int
@@ -89,7 +89,7 @@ def _read_back(camera: CameraInput, out: str, stamp: dict) -> Optional[CameraTra
         return None
     if saved.get("stamp") != json.loads(json.dumps(stamp)) or not os.path.isfile(base + ".txt"):
         return None
-    rows = [TrackRow(b.frame, b.track, b.x, b.y, b.w, b.h) for b in _read_tracks(base + ".txt")]
+    rows = _read_tracks(base + ".txt")
     crops = os.path.join(out, "crops", camera.name)
     tracklets = tracklets_of(camera.name, rows, crops)
     if not all(os.path.isfile(f) for t in tracklets for f in t.frames):
@@ -98,8 +98,6 @@ def _read_back(camera: CameraInput, out: str, stamp: dict) -> Optional[CameraTra
 
 
 def _read_tracks(path: str) -> List[TrackBox]:
-    from ..inference.inputs import read_mot_tracks
-
     with open(path, encoding="utf-8") as handle:
         empty = not handle.read().strip()
     return [] if empty else read_mot_tracks(path)
@@ -120,7 +118,7 @@ def track_camera(camera: CameraInput, out: str, settings: FootageSettings, encod
     crop_root = os.path.join(out, "crops", camera.name)
     shutil.rmtree(crop_root, ignore_errors=True)
     writer = CropWriter(crop_root)
-    rows: List[TrackRow] = []
+    rows: List[TrackBox] = []
     frames, width, height = 0, 0, 0
     for frames, image in camera.frames():
         height, width = image.shape[:2]
@@ -248,13 +246,11 @@ def scores(tracks: Sequence[CameraTracks], people: People, ground_truth: Dict[st
             continue
         gt_boxes = score.read_ground_truth(path)
         score.check_ground_truth(gt_boxes, camera.frames, camera.width, camera.height, path, camera.camera.path)
-        gt = [score.Box(b.frame, b.track, b.x, b.y, b.w, b.h) for b in gt_boxes]
-        tracked = [score.Box(r.frame, r.track, r.x, r.y, r.w, r.h) for r in camera.rows]
-        per_camera[camera.camera.name] = score.evaluate(score.sequence_data(gt, tracked, camera.frames))
-        linked = [score.Box(r.frame, person_of[(camera.camera.name, r.track)], r.x, r.y, r.w, r.h) for r in camera.rows]
-        unlinked = [score.Box(r.frame, (index + 1) * 1_000_000 + r.track, r.x, r.y, r.w, r.h) for r in camera.rows]
-        joint.append((gt, linked, camera.frames))
-        alone.append((gt, unlinked, camera.frames))
+        per_camera[camera.camera.name] = score.evaluate(score.sequence_data(gt_boxes, camera.rows, camera.frames))
+        linked = [dataclasses.replace(r, track=person_of[(camera.camera.name, r.track)]) for r in camera.rows]
+        unlinked = [dataclasses.replace(r, track=(index + 1) * 1_000_000 + r.track) for r in camera.rows]
+        joint.append((gt_boxes, linked, camera.frames))
+        alone.append((gt_boxes, unlinked, camera.frames))
     if not per_camera:
         return {}
     return {"cameras": per_camera, "multi_camera": score.multi_camera(joint),

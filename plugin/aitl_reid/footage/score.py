@@ -8,7 +8,7 @@ whose seventh column is 0 (MOTChallenge's 'do not consider') are left out; boxes
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -17,18 +17,6 @@ from ..inference.inputs import InputError, TrackBox, clip_box, read_mot_tracks
 
 SHOWN = ("HOTA", "MOTA", "IDF1", "IDSW", "precision", "recall")
 QUIET = {"PRINT_CONFIG": False}
-
-
-@dataclass(frozen=True)
-class Box:
-    """One box with an id in a numbered frame (ground truth or a prediction)."""
-
-    frame: int
-    ident: int
-    x: float
-    y: float
-    w: float
-    h: float
 
 
 def read_ground_truth(path: str) -> List[TrackBox]:
@@ -56,24 +44,24 @@ def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(union, 1e-12)
 
 
-def sequence_data(gt: Sequence[Box], predicted: Sequence[Box], timesteps: int) -> dict:
+def sequence_data(gt: Sequence[TrackBox], predicted: Sequence[TrackBox], timesteps: int) -> dict:
     """trackeval's per-sequence input: per timestep (frame - 1) the ids (numbered from 0) and their IoUs."""
-    gt_ids = {k: i for i, k in enumerate(sorted({b.ident for b in gt}))}
-    pred_ids = {k: i for i, k in enumerate(sorted({b.ident for b in predicted}))}
-    per_gt: List[List[Box]] = [[] for _ in range(timesteps)]
-    per_pred: List[List[Box]] = [[] for _ in range(timesteps)]
+    gt_ids = {k: i for i, k in enumerate(sorted({b.track for b in gt}))}
+    pred_ids = {k: i for i, k in enumerate(sorted({b.track for b in predicted}))}
+    per_gt: List[List[TrackBox]] = [[] for _ in range(timesteps)]
+    per_pred: List[List[TrackBox]] = [[] for _ in range(timesteps)]
     for box in gt:
         per_gt[box.frame - 1].append(box)
     for box in predicted:
         per_pred[box.frame - 1].append(box)
 
-    def boxes(rows: List[Box]) -> np.ndarray:
+    def boxes(rows: List[TrackBox]) -> np.ndarray:
         return np.array([[b.x, b.y, b.w, b.h] for b in rows], dtype=float).reshape(-1, 4)
     return {
         "num_timesteps": timesteps, "num_gt_ids": len(gt_ids), "num_tracker_ids": len(pred_ids),
         "num_gt_dets": len(gt), "num_tracker_dets": len(predicted),
-        "gt_ids": [np.array([gt_ids[b.ident] for b in rows], dtype=int) for rows in per_gt],
-        "tracker_ids": [np.array([pred_ids[b.ident] for b in rows], dtype=int) for rows in per_pred],
+        "gt_ids": [np.array([gt_ids[b.track] for b in rows], dtype=int) for rows in per_gt],
+        "tracker_ids": [np.array([pred_ids[b.track] for b in rows], dtype=int) for rows in per_pred],
         "similarity_scores": [iou(boxes(g), boxes(p)) for g, p in zip(per_gt, per_pred)],
     }
 
@@ -91,15 +79,15 @@ def evaluate(data: dict) -> Dict[str, float]:
     }
 
 
-def multi_camera(cameras: Sequence[Tuple[Sequence[Box], Sequence[Box], int]]) -> Dict[str, float]:
+def multi_camera(cameras: Sequence[Tuple[Sequence[TrackBox], Sequence[TrackBox], int]]) -> Dict[str, float]:
     """IDF1 (with IDP, IDR) over all cameras' frames in a row; ``cameras`` holds (ground truth with global ids,
     predictions with person ids, frames) per camera."""
     from trackeval.metrics import Identity
 
     gt_all, pred_all, offset = [], [], 0
     for gt, predicted, frames in cameras:
-        gt_all += [Box(b.frame + offset, b.ident, b.x, b.y, b.w, b.h) for b in gt]
-        pred_all += [Box(b.frame + offset, b.ident, b.x, b.y, b.w, b.h) for b in predicted]
+        gt_all += [replace(b, frame=b.frame + offset) for b in gt]
+        pred_all += [replace(b, frame=b.frame + offset) for b in predicted]
         offset += frames
     result = Identity(QUIET).eval_sequence(sequence_data(gt_all, pred_all, offset))
     return {"IDF1": float(result["IDF1"]), "IDP": float(result["IDP"]), "IDR": float(result["IDR"])}

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..inference.encoder import TorchForward, TrackletEncoder
-from ..inference.inputs import InputError, Tracklet
+from ..inference.inputs import InputError, TrackBox, Tracklet
 from .detect import Box
 
 EMBEDDERS = ("aitl", "histogram", "mobilenet")
@@ -50,18 +50,6 @@ class TrackerSettings:
     @classmethod
     def keys(cls) -> List[str]:
         return [f.name for f in fields(cls)]
-
-
-@dataclass(frozen=True)
-class TrackRow:
-    """One box of a written track (a line of ``OUT/tracks/<camera>.txt``)."""
-
-    frame: int
-    track: int
-    x: float
-    y: float
-    w: float
-    h: float
 
 
 def crops_of(frame: np.ndarray, boxes: Iterable[Box]) -> List[np.ndarray]:
@@ -164,7 +152,7 @@ class CameraTracker:
                                 max_cosine_distance=settings.max_cosine_distance,
                                 max_iou_distance=settings.max_iou_distance)
 
-    def update(self, number: int, frame: np.ndarray, boxes: List[Box]) -> List[Tuple[TrackRow, Box]]:
+    def update(self, number: int, frame: np.ndarray, boxes: List[Box]) -> List[Tuple[TrackBox, Box]]:
         """The confirmed tracks matched in this frame, each with its detection box."""
         embeddings = self.embedder(frame, boxes)
         detections = [([x, y, w, h], score, "person") for x, y, w, h, score in boxes]
@@ -174,7 +162,7 @@ class CameraTracker:
             if not track.is_confirmed() or track.time_since_update > 0:
                 continue
             x, y, w, h = (float(v) for v in track.to_ltwh(orig=True))
-            rows.append((TrackRow(number, int(track.track_id), x, y, w, h), (x, y, w, h, 1.0)))
+            rows.append((TrackBox(number, int(track.track_id), x, y, w, h), (x, y, w, h, 1.0)))
         return rows
 
 
@@ -185,7 +173,7 @@ class CropWriter:
         self.root = root
         self.paths: Dict[int, List[str]] = {}
 
-    def write(self, frame: np.ndarray, rows: List[Tuple[TrackRow, Box]]) -> None:
+    def write(self, frame: np.ndarray, rows: List[Tuple[TrackBox, Box]]) -> None:
         for (row, box), crop in zip(rows, crops_of(frame, [box for _, box in rows])):
             folder = os.path.join(self.root, f"{row.track:04d}")
             os.makedirs(folder, exist_ok=True)
@@ -195,7 +183,7 @@ class CropWriter:
             self.paths.setdefault(row.track, []).append(path)
 
 
-def kept_tracks(rows: List[TrackRow], min_frames: int) -> List[TrackRow]:
+def kept_tracks(rows: List[TrackBox], min_frames: int) -> List[TrackBox]:
     """The rows of tracks with at least ``min_frames`` boxes (ids as the tracker gave them)."""
     counts: Dict[int, int] = {}
     for row in rows:
@@ -203,13 +191,13 @@ def kept_tracks(rows: List[TrackRow], min_frames: int) -> List[TrackRow]:
     return [row for row in rows if counts[row.track] >= min_frames]
 
 
-def track_lines(rows: Iterable[TrackRow]) -> List[str]:
+def track_lines(rows: Iterable[TrackBox]) -> List[str]:
     """MOTChallenge result lines ``frame,id,x,y,w,h,1,-1,-1,-1``, by frame then id."""
     return [f"{r.frame},{r.track},{r.x:.2f},{r.y:.2f},{r.w:.2f},{r.h:.2f},1,-1,-1,-1"
             for r in sorted(rows, key=lambda r: (r.frame, r.track))]
 
 
-def tracklets_of(camera: str, rows: List[TrackRow], crop_root: str) -> List[Tracklet]:
+def tracklets_of(camera: str, rows: List[TrackBox], crop_root: str) -> List[Tracklet]:
     """One tracklet per track (name ``<camera>_<id:04d>``): its crops in frame order."""
     frames: Dict[int, List[str]] = {}
     for row in sorted(rows, key=lambda r: (r.track, r.frame)):

@@ -97,7 +97,7 @@ class TrackBox:
     y: float
     w: float
     h: float
-    line: int
+    line: int = 0  # 0: not read from a file
     score: float = 1.0
 
 
