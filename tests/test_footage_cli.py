@@ -208,3 +208,12 @@ def test_rerunning_an_interrupted_run_reuses_finished_cameras_and_gives_the_same
     assert (out / "report.html").is_file()
     assert track.main(args[:-2] + ["--tracker", "n_init=2"] + args[-2:]) == 0  # other settings: tracked again
     assert "reused" not in capsys.readouterr().out
+
+
+def test_ground_truth_outside_the_frame_or_past_the_video_ends_with_status_2_naming_file_and_line(tiny_run, clip, tmp_path, capsys):
+    for lines, message in (("1,1,4,10,10,25,1,1,1\n2,1,400,300,10,25,1,1,1\n", "gt.txt:2: track 1 in frame 2 is outside the image"),
+                           ("1,1,4,10,10,25,1,1,1\n30,1,4,10,10,25,1,1,1\n", "gt.txt:2: frame 30 is past the end of")):
+        (tmp_path / "gt.txt").write_text(lines)
+        status, err = run_bad(tiny_run, tmp_path, capsys, "--gt", str(tmp_path / "gt.txt"), "--detections",
+                              str(clip / "cam.det.txt"), "--tracker", "min_frames=3", str(clip / "cam.avi"))
+        assert status == 2 and message in err, err
