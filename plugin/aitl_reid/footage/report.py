@@ -35,7 +35,7 @@ def thumbnail(out: str, frames: Sequence[str]) -> str:
 
 def person_section(out: str, person: int, members: List[int], spans: Sequence[TrackletSpan],
                    frames: Sequence[Sequence[str]], fps: Dict[str, float], predictions: AttributePredictions) -> str:
-    """One person: per camera its tracklets' thumbnails and times, then the attribute table."""
+    """One person: the attribute table, and beside it per camera its tracklets' thumbnails and times."""
     cameras: Dict[str, List[int]] = {}
     for i in sorted(members, key=lambda i: spans[i].first):
         cameras.setdefault(spans[i].camera, []).append(i)
@@ -48,7 +48,7 @@ def person_section(out: str, person: int, members: List[int], spans: Sequence[Tr
                      f"<br>{images}<br><small>{html.escape(times)}</small></div>")
     seen = sum(spans[i].frames for i in members)
     return (f"<section><h2>person {person + 1}</h2><p>{len(cameras)} camera(s), {len(members)} tracklet(s), "
-            f"{seen} frames</p>{''.join(cells)}<br>{attribute_table(predictions, person)}</section>")
+            f"{seen} frames</p>{attribute_table(predictions, person)}{''.join(cells)}</section>")
 
 
 def metrics_section(metrics: dict) -> str:
