@@ -14,7 +14,7 @@ from aitl_reid import search, track
 from aitl_reid.footage.search import Query, parse_query, rank, read_people
 from aitl_reid.inference.inputs import read_mot_tracks
 from aitl_reid.schema import get_schema
-from footage_data import footage_run, tiny_run, track_args, write_video  # noqa: F401  (fixtures)
+from footage_data import track_args, write_video
 from inference_data import one_torch_thread  # noqa: F401  (autouse fixture)
 
 # Measured on footage_data.SCENE (2026-12-07): per camera IDF1 0.73 / 0.77, MOTA 0.58 / 0.65, HOTA 0.57 / 0.57,

@@ -9,7 +9,6 @@ import subprocess
 import cv2
 import pytest
 
-from footage_data import footage_run, tiny_run  # noqa: F401  (fixtures)
 
 CHROMIUM = shutil.which("chromium")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")

@@ -16,7 +16,6 @@ from aitl_reid.footage.score import evaluate, multi_camera, sequence_data
 from aitl_reid.inference.inputs import InputError, TrackBox, read_mot_tracks
 from aitl_reid.serialization import spreadsheet_safe, write_csv
 from aitl_reid.synthetic.footage import render_footage
-from footage_data import tiny_run  # noqa: F401  (fixture)
 from inference_data import one_torch_thread  # noqa: F401  (autouse fixture)
 from inference_data import write_tracklets
 
