@@ -156,7 +156,7 @@ def test_a_bad_ground_truth_line_ends_with_status_2_before_any_video_is_read(tin
 
 
 def test_names_from_files_never_become_spreadsheet_formulas(tiny_run, clip, tmp_path, capsys):
-    status = track.main(track_args(tiny_run, tmp_path / "out", "--embedder", "histogram", "--cameras", "=HYPERLINK(1)",
+    status = track.main(track_args(tiny_run, tmp_path / "out", "--embedder", "histogram", "--threads", "1", "--cameras", "=HYPERLINK(1)",
                                    "--detections", str(clip / "cam.det.txt"), "--tracker", "min_frames=3", str(clip / "cam.avi")))
     assert status == 0, capsys.readouterr().err
     rows = read_csv(tmp_path / "out" / "identities.csv")

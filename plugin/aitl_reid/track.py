@@ -61,6 +61,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     parser.add_argument("--batch-size", type=int, default=16, help="clips per forward pass when encoding tracklets")
     parser.add_argument("--workers", type=int, default=2, help="frame-decoding processes when encoding tracklets")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch intra-op threads (default 0: torch's choice); 1 on a CPU shared with other jobs, where "
+                             "threads wait on each other (BENCHMARKS.md)")
     return parser.parse_args(argv)
 
 
@@ -87,6 +90,10 @@ def per_camera(files: Sequence[str], names: Sequence[str], option: str) -> Dict[
 def track(argv: Optional[List[str]] = None) -> int:
     """The program; errors propagate (:func:`main` turns bad input into status 2)."""
     args = parse_args(argv)
+    if args.threads < 0:
+        raise InputError(f"--threads must be 0 (torch's choice) or more, got {args.threads}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cameras = camera_inputs(args.inputs, [n.strip() for n in args.cameras.split(",")] if args.cameras else None)
     names = [c.name for c in cameras]
     settings = FootageSettings(detector="file" if args.detections else args.detector, embedder=args.embedder,
