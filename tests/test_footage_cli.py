@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import sys
+from urllib.parse import unquote
 
 import cv2
 import pytest
@@ -163,7 +164,7 @@ def test_names_from_files_never_become_spreadsheet_formulas(tiny_run, clip, tmp_
     assert rows and {r["camera"] for r in rows} == {"'=HYPERLINK(1)"}
     tracklets = {r["tracklet"] for r in read_csv(tmp_path / "out" / "attributes.csv")}
     assert tracklets and all(t.startswith("'=HYPERLINK(1)_") for t in tracklets)
-    assert "&lt;" not in (tmp_path / "out" / "report.html").read_text() and "=HYPERLINK(1)" in (tmp_path / "out" / "report.html").read_text()
+    assert "=HYPERLINK(1)" in (tmp_path / "out" / "report.html").read_text()  # the page shows names as they are
 
 
 def test_unknown_settings_name_the_valid_keys(tiny_run, clip, tmp_path, capsys):
@@ -217,3 +218,14 @@ def test_ground_truth_outside_the_frame_or_past_the_video_ends_with_status_2_nam
         status, err = run_bad(tiny_run, tmp_path, capsys, "--gt", str(tmp_path / "gt.txt"), "--detections",
                               str(clip / "cam.det.txt"), "--tracker", "min_frames=3", str(clip / "cam.avi"))
         assert status == 2 and message in err, err
+
+
+def test_camera_names_reach_the_report_escaped_and_its_images_load(tiny_run, clip, tmp_path, capsys):
+    out = tmp_path / "out"
+    status = track.main(track_args(tiny_run, out, "--embedder", "histogram", "--cameras", "<i>cam#1",
+                                   "--detections", str(clip / "cam.det.txt"), "--tracker", "min_frames=3", str(clip / "cam.avi")))
+    assert status == 0, capsys.readouterr().err
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<i>cam" not in page and "&lt;i&gt;cam#1" in page
+    images = re.findall(r"<img src='([^']+)'", page)
+    assert images and all(cv2.imread(str(out / unquote(src))) is not None for src in images)
