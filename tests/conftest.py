@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, settings
 from scipy.io import savemat
 
 from aitl_reid.schema import get_schema
+from footage_data import footage_run, tiny_run  # noqa: F401  (session fixtures: defined here, shared by every module)
 
 # Fuzz tests (tests/test_fuzz_*.py): few, reproducible examples so CI stays short and never flakes;
 # HYPOTHESIS_PROFILE=deep searches longer with fresh random inputs when hunting for parser holes.

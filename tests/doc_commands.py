@@ -39,6 +39,8 @@ TOOL_MODULES: Dict[str, str] = {
     "aitl-reid-convert": "aitl_reid.convert",
     "aitl-reid-demo": "aitl_reid.demo", "aitl_reid.demo": "aitl_reid.demo",
     "aitl-reid-configs": "aitl_reid.config.packaged", "aitl_reid.config.packaged": "aitl_reid.config.packaged",
+    "aitl-reid-track": "aitl_reid.track", "aitl_reid.track": "aitl_reid.track",
+    "aitl-reid-search": "aitl_reid.search", "aitl_reid.search": "aitl_reid.search",
     "bench.run": "bench.run",
     **{f"tools/{name}.py": f"tools/{name}.py" for name in (
         "benchmark_synthetic", "count_flops", "flops_map", "loss_balance", "make_synthetic", "plot_curves",

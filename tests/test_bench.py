@@ -14,7 +14,7 @@ from bench.timing import Timing, interleaved_many
 
 ROOT = Path(__file__).resolve().parents[1]
 
-BENCHMARKS = {"ranking", "training", "extraction", "loading", "aitl", "memory", "distributed", "gpu"}
+BENCHMARKS = {"ranking", "training", "extraction", "loading", "aitl", "memory", "distributed", "footage", "gpu"}
 
 
 def _run(args, tmp_path):

@@ -34,6 +34,8 @@ SCRIPTS = {
     "aitl-reid-configs": "aitl_reid.config.packaged:main",
     "aitl-reid-demo": "aitl_reid.demo:main",
     "aitl-reid-convert": "aitl_reid.convert:main",
+    "aitl-reid-track": "aitl_reid.track:main",
+    "aitl-reid-search": "aitl_reid.search:main",
 }
 # one epoch of the demo at the end-to-end tests' tiny size (tests/test_train_end_to_end.py, synthetic_trees.py), on
 # one thread: a shared 2-core machine spends several times longer in two threads waiting on each other

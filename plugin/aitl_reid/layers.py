@@ -18,9 +18,9 @@ LAYERS: Tuple[Tuple[str, ...], ...] = (
     # engine (run_folder: a run's folder and checkpoints, which the engine writes and inference reads)
     ("engine", "run_folder"),
     # inference, experiments, viz
-    ("inference", "experiments", "viz"),
+    ("inference", "experiments", "viz", "footage"),
     # the commands
-    ("train", "infer", "export", "convert", "demo", ""),
+    ("train", "infer", "export", "convert", "demo", "track", "search", ""),
 )
 
 

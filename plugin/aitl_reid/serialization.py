@@ -12,16 +12,19 @@ Reading text: :func:`read_text` turns a byte that does not decode into the calle
 naming the file and line (attribute CSVs, MARS names files, configs).
 
 Writing: :func:`atomic_write` leaves a file either as it was or complete (checkpoints, the epoch
-log, the synthetic dataset's manifest), never half-written after a kill.
+log, the synthetic dataset's manifest), never half-written after a kill; :func:`write_csv` writes a
+CSV that way with every cell passed through :func:`spreadsheet_safe`, so that a name taken from a
+user's files (a tracklet folder, a video, a camera) never becomes a formula in a spreadsheet.
 """
 from __future__ import annotations
 
 import contextlib
+import csv
 import os
 import pickle
 import tempfile
 import zipfile
-from typing import IO, Any, Iterator, Optional, Set, Type
+from typing import IO, Any, Iterable, Iterator, Optional, Sequence, Set, Type
 
 import numpy as np
 import torch
@@ -172,3 +175,32 @@ def ensure_writable_dir(path: str, key: str) -> None:
     except OSError as err:
         raise WriteError(f"{key} '{path}' is not writable ({err.strerror or err}); give a folder this process can "
                          f"write with {key} PATH", err.errno) from err
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a CSV cell as a formula (OWASP, CSV injection)."""
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """``cell`` unchanged, except text starting with one of :data:`FORMULA_STARTS`, which gets a leading ``'``
+    (OWASP's advice against CSV injection). Numbers pass as they are: ``-0.5`` is a number, not a formula."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) and not _is_number(cell):
+        return "'" + cell
+    return cell
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def write_csv(path: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Write ``header`` and ``rows`` to ``path`` whole or not at all, every text cell made :func:`spreadsheet_safe`."""
+    with atomic_write(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow([spreadsheet_safe(c) for c in header])
+        writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
+    return path

@@ -10,14 +10,14 @@
 The command line is ``aitl-reid-infer`` (:mod:`aitl_reid.infer`); ONNX export is ``aitl-reid-export`` (:mod:`aitl_reid.export`).
 """
 from .encoder import (AttributePredictions, EncodedTracklets, TorchForward, TrackletEncoder, TrackletPool,
-                      predict_attributes)
+                      class_probabilities, predict_attributes)
 from .inputs import InputError, Tracklet, crop_video_tracks, read_input, read_mot_tracks, read_tracklet_folders
 from .report import Ranking, rank_gallery
 from ..run_folder import RunError, TrainedModel, find_checkpoint, load_trained, save_run_config
 
 __all__ = [
     "AttributePredictions", "EncodedTracklets", "TorchForward", "TrackletEncoder", "TrackletPool",
-    "predict_attributes", "InputError", "Tracklet", "crop_video_tracks", "read_input", "read_mot_tracks",
+    "class_probabilities", "predict_attributes", "InputError", "Tracklet", "crop_video_tracks", "read_input", "read_mot_tracks",
     "read_tracklet_folders", "Ranking", "rank_gallery", "RunError", "TrainedModel", "find_checkpoint",
     "load_trained", "save_run_config",
 ]

@@ -77,6 +77,18 @@ def predict_attributes(attr_logits: Dict[str, torch.Tensor], schema: AttributeSc
     )
 
 
+def class_probabilities(attr_logits: Dict[str, torch.Tensor], schema: AttributeSchema, form: str) -> Dict[str, torch.Tensor]:
+    """Every class's probability per attribute (``{schema name: [N, K]}``, schema order), read as
+    :meth:`AttributeSchema.predict` reads the winning class: softmax over the attribute's block, or
+    with ``form`` ``"bce"`` the sigmoid of each unit. What attribute search ranks by."""
+    columns: Dict[int, torch.Tensor] = {}
+    for group in STREAM_GROUPS:
+        for col, block in schema.blocks(group) if group in attr_logits else ():
+            part = attr_logits[group][:, block].float()
+            columns[col] = part.softmax(1) if form == "softmax" else part.sigmoid()
+    return {schema.names[c]: columns[c] for c in sorted(columns)}
+
+
 @dataclass
 class EncodedTracklets:
     """Pooled outputs of a list of tracklets, row ``i`` for ``tracklets[i]``."""

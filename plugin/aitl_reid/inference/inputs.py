@@ -88,7 +88,8 @@ def read_tracklet_folders(root: str) -> List[Tracklet]:
 # ---------------------------------------------------------------------------------- video + tracks
 @dataclass(frozen=True)
 class TrackBox:
-    """One line of a MOTChallenge file: a track's box in a frame (1-based frame number, pixels)."""
+    """One line of a MOTChallenge file: a track's box in a frame (1-based frame number, pixels), and its
+    seventh column (a detection's score, ground truth's 0/1 'consider' flag; 1 when absent)."""
 
     frame: int
     track: int
@@ -96,11 +97,20 @@ class TrackBox:
     y: float
     w: float
     h: float
-    line: int
+    line: int = 0  # 0: not read from a file
+    score: float = 1.0
+
+
+def _numbers(fields: Sequence[str]) -> List[float]:
+    """``fields`` as numbers, or ``[]`` when one of them is not a number."""
+    try:
+        return [float(f) for f in fields]
+    except ValueError:
+        return []
 
 
 def read_mot_tracks(path: str) -> List[TrackBox]:
-    """The boxes of a MOTChallenge text file (``frame, id, x, y, w, h, ...``; extra columns ignored)."""
+    """The boxes of a MOTChallenge text file (``frame, id, x, y, w, h[, score], ...``; later columns ignored)."""
     if not os.path.isfile(path):
         raise InputError(f"{path}: tracks file not found")
     boxes = []
@@ -110,25 +120,27 @@ def read_mot_tracks(path: str) -> List[TrackBox]:
             if not text or text.startswith("#"):
                 continue
             fields = [f for f in re.split(r"[,\s]+", text) if f]
-            try:
-                values = [float(f) for f in fields[:6]]
-            except ValueError:
-                values = []
+            values = _numbers(fields[:6])
             if len(values) < 6:
                 raise InputError(f"{path}:{number}: unknown format, expected MOTChallenge '{MOT_FIELDS}' "
                                  f"(at least 6 numbers), got {text[:80]!r}")
+            if not all(np.isfinite(values)):
+                raise InputError(f"{path}:{number}: numbers must be finite, got {text[:80]!r}")
             frame, track = values[0], values[1]
             if frame != int(frame) or frame < 1 or track != int(track):
                 raise InputError(f"{path}:{number}: frame must be a whole number >= 1 and id a whole number, got {text[:80]!r}")
             if values[4] <= 0 or values[5] <= 0:
                 raise InputError(f"{path}:{number}: box width and height must be positive, got {text[:80]!r}")
-            boxes.append(TrackBox(int(frame), int(track), *values[2:6], line=number))
+            score = (_numbers(fields[6:7]) or [1.0])[0]
+            if not np.isfinite(score):
+                raise InputError(f"{path}:{number}: the score (7th column) must be finite, got {text[:80]!r}")
+            boxes.append(TrackBox(int(frame), int(track), *values[2:6], line=number, score=score))
     if not boxes:
         raise InputError(f"{path}: no tracks (empty file)")
     return boxes
 
 
-def _clip_box(box: TrackBox, width: int, height: int, tracks_path: str) -> Tuple[int, int, int, int]:
+def clip_box(box: TrackBox, width: int, height: int, tracks_path: str) -> Tuple[int, int, int, int]:
     """Pixel bounds ``(x0, y0, x1, y1)`` of ``box`` inside the frame; a box wholly outside is an error."""
     x0, y0 = max(0, int(round(box.x))), max(0, int(round(box.y)))
     x1, y1 = min(width, int(round(box.x + box.w))), min(height, int(round(box.y + box.h)))
@@ -140,7 +152,7 @@ def _clip_box(box: TrackBox, width: int, height: int, tracks_path: str) -> Tuple
     return x0, y0, x1, y1
 
 
-def _video_frames(video_path: str) -> Iterator[Tuple[int, np.ndarray]]:
+def video_frames(video_path: str) -> Iterator[Tuple[int, np.ndarray]]:
     """``(1-based frame number, BGR frame)`` read sequentially (bounded memory)."""
     capture = cv2.VideoCapture(video_path)
     if not capture.isOpened():
@@ -175,10 +187,10 @@ def crop_video_tracks(video_path: str, tracks_path: str, out_dir: str, min_frame
     folders: Dict[int, str] = {}
     frames: Dict[int, List[str]] = {}
     last = 0
-    for number, image in _video_frames(video_path):
+    for number, image in video_frames(video_path):
         last = number
         for box in by_frame.get(number, ()):
-            x0, y0, x1, y1 = _clip_box(box, image.shape[1], image.shape[0], tracks_path)
+            x0, y0, x1, y1 = clip_box(box, image.shape[1], image.shape[0], tracks_path)
             folder = folders.setdefault(box.track, os.path.join(out_dir, f"{stem}_{box.track:04d}"))
             os.makedirs(folder, exist_ok=True)
             path = os.path.join(folder, f"{number:06d}.jpg")

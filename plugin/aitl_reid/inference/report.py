@@ -9,7 +9,6 @@ Distances are the evaluation's: ``test.dist_metric`` on features L2-normalised w
 """
 from __future__ import annotations
 
-import csv
 import html
 import json
 import os
@@ -21,6 +20,7 @@ import torch
 from torch.nn import functional as F
 
 from .. import _torchreid
+from ..serialization import atomic_write, write_csv
 from ..viz.figure import new_figure, save_figure
 from ..viz.frames import display_frames
 from .encoder import AttributePredictions, EncodedTracklets
@@ -70,14 +70,12 @@ def ranking_rows(ranking: Ranking, query_names: Sequence[str], gallery_names: Se
 def write_ranking(out_dir: str, rows: List[dict], metric: str) -> List[str]:
     """``ranking.csv`` and ``ranking.json`` (the same rows, grouped by query in the JSON)."""
     csv_path, json_path = os.path.join(out_dir, "ranking.csv"), os.path.join(out_dir, "ranking.json")
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["query", "rank", "gallery", "distance"])
-        writer.writeheader()
-        writer.writerows({**row, "distance": f"{row['distance']:.6f}"} for row in rows)
+    write_csv(csv_path, ["query", "rank", "gallery", "distance"],
+              ([r["query"], r["rank"], r["gallery"], f"{r['distance']:.6f}"] for r in rows))
     grouped: Dict[str, List[dict]] = {}
     for row in rows:
         grouped.setdefault(row["query"], []).append({k: row[k] for k in ("rank", "gallery", "distance")})
-    with open(json_path, "w", encoding="utf-8") as handle:
+    with atomic_write(json_path, "w", encoding="utf-8") as handle:
         json.dump({"metric": metric, "queries": [{"query": q, "ranked": r} for q, r in grouped.items()]}, handle, indent=1)
     return [csv_path, json_path]
 
@@ -88,16 +86,21 @@ def write_attributes(path: str, sets: Sequence[tuple]) -> str:
     ``sets`` holds ``(set name, EncodedTracklets, AttributePredictions)``.
     """
     names = sets[0][2].names
-    header = ["set", "tracklet"] + [c for name in names for c in (name, f"{name}_prob")]
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for set_name, encoded, predictions in sets:
-            classes, probs = predictions.classes.tolist(), predictions.probabilities.tolist()
-            for i, tracklet_name in enumerate(encoded.names):
-                values = [v for c, p in zip(classes[i], probs[i]) for v in (c, f"{p:.4f}")]
-                writer.writerow([set_name, tracklet_name] + values)
-    return path
+    header = ["set", "tracklet"] + attribute_columns(names)
+    rows = [[set_name, tracklet_name] + attribute_cells(predictions, i)
+            for set_name, encoded, predictions in sets for i, tracklet_name in enumerate(encoded.names)]
+    return write_csv(path, header, rows)
+
+
+def attribute_columns(names: Sequence[str]) -> List[str]:
+    """CSV columns of predicted attributes: ``<name>`` (class) and ``<name>_prob`` per attribute."""
+    return [c for name in names for c in (name, f"{name}_prob")]
+
+
+def attribute_cells(predictions: AttributePredictions, row: int) -> list:
+    """Row ``row``'s cells under :func:`attribute_columns`."""
+    classes, probs = predictions.classes[row].tolist(), predictions.probabilities[row].tolist()
+    return [v for c, p in zip(classes, probs) for v in (c, f"{p:.4f}")]
 
 
 # ---------------------------------------------------------------------------------- report.html
@@ -120,7 +123,7 @@ def plot_row(out_png: str, tracklets: Sequence[Tracklet], titles: Sequence[str],
     return save_figure(figure, out_png)
 
 
-def _attribute_table(predictions: AttributePredictions, row: int) -> str:
+def attribute_table(predictions: AttributePredictions, row: int) -> str:
     if not predictions.names:
         return ""
     cells = "".join(
@@ -137,7 +140,7 @@ _STYLE = ("body{font-family:sans-serif;margin:1.5em} section{margin-bottom:2em} 
 
 def write_html(path: str, title: str, sections: Sequence[str], note: str = "") -> str:
     body = "\n".join(sections)
-    with open(path, "w", encoding="utf-8") as handle:
+    with atomic_write(path, "w", encoding="utf-8") as handle:
         handle.write(f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
                      f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1><p>{html.escape(note)}</p>\n{body}\n</body></html>\n")
     return path
@@ -155,7 +158,7 @@ def ranking_section(out_dir: str, index: int, query: EncodedTracklets, gallery: 
     if extra_png:
         images += f"<br><img src='{os.path.relpath(extra_png, out_dir)}'>"
     return (f"<section><h2>{html.escape(query.names[index])}</h2>{images}<br>"
-            f"{_attribute_table(predictions, index)}</section>")
+            f"{attribute_table(predictions, index)}</section>")
 
 
 def attributes_section(out_dir: str, start: int, encoded: EncodedTracklets, predictions: AttributePredictions,
@@ -165,5 +168,5 @@ def attributes_section(out_dir: str, start: int, encoded: EncodedTracklets, pred
     png = plot_row(os.path.join(out_dir, "grids", f"tracklets_{start:05d}.png"), encoded.tracklets[start:stop],
                    [short(name) for name in encoded.names[start:stop]], *size)
     tables = "".join(f"<div style='display:inline-block'><b>{html.escape(encoded.names[i])}</b><br>"
-                     f"{_attribute_table(predictions, i)}</div>" for i in range(start, stop))
+                     f"{attribute_table(predictions, i)}</div>" for i in range(start, stop))
     return f"<section><img src='{os.path.relpath(png, out_dir)}'><br>{tables}</section>"
