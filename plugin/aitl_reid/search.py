@@ -1,6 +1,6 @@
 """Find people by their predicted attributes in the output of ``aitl-reid-track``.
 
-    aitl-reid-search OUT "top color=3" "backpack=1" [--top N]
+    aitl-reid-search OUT "top color=3" "backpack=1" --top 5
 
 Attributes by their released column name or short name (``top color`` or ``upcolor``); values are class
 indices as released. Prints the people ranked by the probability of all asked values, with their tracklets
