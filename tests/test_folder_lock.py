@@ -12,9 +12,11 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
-from aitl_reid import convert, export, infer
+from aitl_reid import convert, export, infer, track
 from aitl_reid.experiments.cli import run as ablation
 from aitl_reid import folder_lock
 from aitl_reid.folder_lock import LOCK_FILE, FolderBusyError, FolderLock
@@ -160,7 +162,7 @@ def test_without_flock_it_says_so_once_and_goes_on(tmp_path, monkeypatch, capsys
     assert os.listdir(tmp_path / "a") == ["log.txt"]
 
 
-def test_inference_export_conversion_and_the_ablation_runner_refuse_a_folder_in_use(tmp_path, capsys):
+def test_inference_export_conversion_tracking_and_the_ablation_runner_refuse_a_folder_in_use(tmp_path, capsys):
     out = tmp_path / "out"
     with FolderLock(str(out), "--out"):
         before = snapshot(out)
@@ -170,6 +172,12 @@ def test_inference_export_conversion_and_the_ablation_runner_refuse_a_folder_in_
         assert f"--output '{out}' is in use by process {os.getpid()}" in capsys.readouterr().err
         (tmp_path / "released.pth").write_bytes(b"read only once --out is free")
         assert convert.main(["--released", str(tmp_path / "released.pth"), "--out", str(out)]) == 2
+        assert f"--out '{out}' is in use by process {os.getpid()}" in capsys.readouterr().err
+        camera = tmp_path / "cam1"
+        camera.mkdir()
+        for index in range(2):
+            cv2.imwrite(str(camera / f"{index:06d}.jpg"), np.zeros((48, 64, 3), np.uint8))
+        assert track.main(["--run", str(tmp_path / "run"), "--out", str(out), str(camera)]) == 2
         assert f"--out '{out}' is in use by process {os.getpid()}" in capsys.readouterr().err
         assert snapshot(out) == before
     with FolderLock(str(tmp_path), "--out", lock_file=".model.onnx.lock"):

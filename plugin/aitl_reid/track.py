@@ -103,19 +103,18 @@ def track(argv: Optional[List[str]] = None) -> int:
                                motion=settings_from(args.motion, MotionSettings(), "--motion"),
                                tracker=settings_from(args.tracker, TrackerSettings(), "--tracker"),
                                link_threshold=args.link_threshold)
+    with FolderLock(args.out, "--out"):
+        return track_into_out(args, cameras, names, settings)
+
+
+def track_into_out(args: argparse.Namespace, cameras, names: List[str], settings: FootageSettings) -> int:
+    """Load the model, run the stages into OUT and print what came out (people, scores, speeds, files)."""
     trained = load_trained(args.run, args.checkpoint, args.device, args.config_file)
     encoder = TrackletEncoder(trained, build_forward(trained, "", args.backend), batch_size=args.batch_size,
                               workers=args.workers)
     print(f"model {trained.cfg.model.name} from {trained.checkpoint}; {len(cameras)} camera(s): {', '.join(names)}")
-    with FolderLock(args.out, "--out"):
-        return report_footage(args, cameras, names, encoder, settings, str(trained.checkpoint))
-
-
-def report_footage(args: argparse.Namespace, cameras, names: List[str], encoder: TrackletEncoder,
-                   settings: FootageSettings, checkpoint: str) -> int:
-    """Run the stages into OUT and print what came out (people, scores, speeds, files)."""
     result = run_footage(cameras, args.out, encoder, settings, per_camera(args.detections, names, "--detections"),
-                         per_camera(args.gt, names, "--gt"), model=checkpoint)
+                         per_camera(args.gt, names, "--gt"), model=str(trained.checkpoint))
     print(f"{result.people.count} people in {len(result.people.spans)} tracklets")
     if result.metrics:
         rows = dict(result.metrics["cameras"])
