@@ -31,12 +31,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
     run = load_run_from_args(args)
     tracklets = split_tracklets(run, args.target, args.split)
-    items = [
-        tracklet_attention(run, tracklets[i], f"{args.split} #{i}  pid {tracklets[i][1]}  cam {tracklets[i][2] + 1}", args.clip)
-        for i in select_tracklets(tracklets, args.index, args.pid)
-    ]
+    chosen = select_tracklets(tracklets, args.index, args.pid)
+    titles = [f"{args.split} #{i}  pid {tracklets[i][1]}  cam {tracklets[i][2] + 1}" for i in chosen]
+    items = [tracklet_attention(run, tracklets[i], title, args.clip) for i, title in zip(chosen, titles)]
     out = plot_attention_grid(items, default_output(run, args.out, "attention.png"), normalise=not args.absolute)
     print(f"attention figure ({run.weights}): {out}")
+    for title in titles:
+        print(f"  drawn: {title}")  # which tracklets the figure shows, left to right
     return 0
 
 
