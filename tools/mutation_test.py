@@ -115,12 +115,14 @@ def summary_line(module: str, by_name: Dict[str, str]) -> str:
     return f"| {module} | {len(by_name)} | {detected} | {counts['survived']} | {others} | {score} |"
 
 
-def run_module(module: str, workdir: Path, max_children: int, timeout: float) -> str:
+def run_module(module: str, workdir: Path, max_children: int, timeout: float, resume: bool = False) -> str:
+    """Mutate ``module`` in a fresh copy (or, with ``resume``, go on with the mutants an earlier run left unchecked)."""
     folder = workdir / module
-    prepare(folder, TARGETS[module])
+    if not (resume and (folder / "mutants").is_dir()):
+        prepare(folder, TARGETS[module])
     mutmut(folder, "run", "--max-children", str(max_children), timeout=timeout, log=folder / "run.log")
     by_name = statuses(folder)
-    survivors = [name for name, status in by_name.items() if status != "killed" and status not in DETECTED]
+    survivors = [name for name, status in by_name.items() if status not in DETECTED + ("not checked",)]
     (folder / "survivors.txt").write_text("".join(mutmut(folder, "show", name) + "\n" for name in survivors))
     line = summary_line(module, by_name)
     (folder / "summary.md").write_text(line + "\n")
@@ -134,6 +136,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--workdir", default=str(REPO / "build" / "mutation"), help="where the copies are made")
     parser.add_argument("--max-children", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per module before stopping its run")
+    parser.add_argument("--resume", action="store_true",
+                        help="go on with a module's earlier run (stopped by --timeout) on its copy as it was, "
+                             "instead of a fresh copy")
     args = parser.parse_args(argv)
     try:
         import mutmut as _  # noqa: F401
@@ -142,7 +147,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
     print("| module | mutants | killed (incl. timeout) | survived | other | score |\n| --- | --- | --- | --- | --- | --- |")
     for module in args.modules or list(TARGETS):
-        print(run_module(module, Path(args.workdir), args.max_children, args.timeout), flush=True)
+        print(run_module(module, Path(args.workdir), args.max_children, args.timeout, args.resume), flush=True)
     print(f"surviving mutants: {args.workdir}/<module>/survivors.txt")
     return 0
 
