@@ -139,6 +139,14 @@ def test_identity_with_fewer_than_k_tracklets_is_used_with_repetition():
     assert used == short_index * k
 
 
+def test_identity_with_exactly_k_tracklets_gives_each_of_them_once():
+    """As torchreid's sampler: only identities with fewer than K tracklets are drawn with repetition."""
+    data = toy_data(num_ids=12, per_id=K)
+    for batch in batches(IdentityShardSampler(data, B, K, seed=1), B):
+        indices = [i for i, _ in batch]
+        assert len(set(indices)) == B
+
+
 def test_seeds_differ_across_positions():
     sampler = IdentityShardSampler(toy_data(), B, K, seed=0, num_shards=2)
     seeds = [s for _, s in sampler]
@@ -167,7 +175,8 @@ def test_errors_name_config_keys(kwargs, match):
 def test_empty_truncated_epoch_is_an_error():
     sampler = IdentityShardSampler(toy_data(num_ids=8), B, K)
     sampler._shard_batches = lambda shard_pids, rng: []  # a plan with no batch must not train nothing silently
-    with pytest.raises(ValueError, match="no complete batch"):
+    with pytest.raises(ValueError, match="no complete batch on some rank; lower train.batch_size or "
+                                         "sampler.num_instances, or use fewer processes"):
         len(sampler)
 
 

@@ -4,9 +4,11 @@ import torch
 from aitl_reid import _torchreid
 from aitl_reid.data.transforms import (
     ERASE_FILL,
+    NO_ERASE,
     ClipTransform,
     as_clip_transform,
     build_clip_transforms,
+    draw_erase_box,
     pad_crop,
     random_erase,
     random_flip,
@@ -83,6 +85,23 @@ def test_random_erase_writes_torchreid_fill_values_in_one_rectangle():
         assert torch.allclose(erased[:, channel][:, mask], torch.tensor(value))
 
 
+def test_erase_boxes_lie_within_the_frame_whatever_the_leading_dimensions():
+    """Only the last two dimensions are the frame: one frame [C, H, W], a clip or a batch of clips alike."""
+    torch.manual_seed(4)
+    for shape in ((3, 40, 8), (2, 3, 40, 8), (2, 2, 3, 40, 8)):
+        boxes = [box for box in (draw_erase_box(shape) for _ in range(60)) if box != NO_ERASE]
+        assert boxes and all(top + h <= 40 and left + w <= 8 for top, left, h, w in boxes)
+        assert max(top + h for top, _, h, _ in boxes) > 8  # the height is the frame's, not another dimension
+
+
+def test_train_transform_without_augmentations_normalises_as_the_test_one():
+    mean, std = (0.5, 0.25, 0.0), (0.25, 0.5, 1.0)
+    train, test = build_clip_transforms(8, 4, transforms=(), norm_mean=mean, norm_std=std)
+    frames = [torch.full((3, 8, 4), 255, dtype=torch.uint8)]
+    expected = torch.tensor([(1 - m) / s for m, s in zip(mean, std)]).view(1, 3, 1, 1).expand(1, 3, 8, 4)
+    assert torch.allclose(train(frames), expected) and torch.allclose(test(frames), expected)
+
+
 def test_test_transform_resizes_and_normalises_without_randomness():
     _, test = build_clip_transforms(8, 4, norm_mean=(0.5, 0.5, 0.5), norm_std=(0.25, 0.25, 0.25))
     frames = [torch.full((3, 16, 8), 255, dtype=torch.uint8), torch.zeros((3, 16, 8), dtype=torch.uint8)]
@@ -131,7 +150,9 @@ def test_a_clip_transform_keeps_its_uint8_preparation_when_passed_as_a_clip_tran
     assert prepared.clip[:, 0, 0, 0].tolist() == [51, 204]
     assert prepared.erase.shape == (4,)
     _, torchreid_test = _torchreid.data.transforms.build_transforms(16, 8, transforms=None)
-    assert as_clip_transform(torchreid_test).prepare(uniform_clip((51, 204))).clip.dtype == torch.float32
+    per_frame = as_clip_transform(torchreid_test).prepare(uniform_clip((51, 204)))
+    assert per_frame.clip.dtype == torch.float32  # finished already: nothing left to erase
+    assert per_frame.erase.dtype == torch.long and per_frame.erase.tolist() == list(NO_ERASE)
 
 
 def test_normalisation_stats_are_copied_to_a_device_once_and_not_sent_to_workers():
