@@ -37,6 +37,21 @@ def test_backbone_cost_matches_torchvision_published_figure(name):
     assert cost.gflops == pytest.approx(2 * published, abs=0.02)
 
 
+def test_default_clip_is_four_frames_of_256x128_and_nothing_is_printed(capsys):
+    with torch.device("meta"):
+        model = build_model("tp_resnet18", 5, pretrained=False, height=256, width=128)
+    assert count_flops(model) == count_flops(model, 256, 128, seq_len=4)
+    assert count_flops(model).gflops != count_flops(model, 256, 128, seq_len=5).gflops
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("sizes", [(0, 32, 2), (64, 0, 2), (64, 32, 0)])
+def test_an_empty_clip_size_is_refused(sizes):
+    model = build_model("tp_resnet18", 5, pretrained=False, height=64, width=32)
+    with pytest.raises(ValueError, match=r"height, width and seq_len must be positive, got " + ", ".join(map(str, sizes))):
+        count_flops(model, *sizes)
+
+
 def test_temporal_pooling_flops_grow_linearly_with_clip_length():
     model = build_model("tp_resnet18", 5, pretrained=False, height=64, width=32)
     two, four = count_flops(model, 64, 32, 2).gflops, count_flops(model, 64, 32, 4).gflops
