@@ -108,6 +108,13 @@ def test_swept_variants_are_compared_with_the_variant_they_sweep():
                                  ("Baseline + ASTA + AITL", "ASTA + AITL placebo")]
 
 
+def test_every_variant_is_compared_with_the_baseline_then_swept_ones_with_theirs():
+    swept = "Baseline + ASTA + AITL [loss.aitl.weight=0.3]"
+    labels = ["Baseline", "Baseline + ASTA + AITL", swept]
+    assert contrasts(labels) == [("Baseline + ASTA + AITL", "Baseline"), (swept, "Baseline"),
+                                 (swept, "Baseline + ASTA + AITL")]
+
+
 def test_commands_resume_and_run_under_torchrun_when_asked(tmp_path):
     variant = table1_variants()[0]
     one = AblationPlan("c.yaml", ("data.root", "d"), (variant,), (1,), str(tmp_path)).command(variant, 1)
@@ -153,6 +160,22 @@ def test_paired_differences_use_same_seed_pairs_with_a_t_interval(tmp_path):
     table = paired_table(results, contrasts(["Baseline", "Baseline + ASTA + AITL"]))
     assert "| Baseline + ASTA + AITL | Baseline | 3 | +2.00 [-0.48, +4.48] |" in table
     assert table.splitlines()[-1].endswith("| +0.0000 [+0.0000, +0.0000] | — |")  # the baseline has no attribute F1
+
+
+def test_the_paired_table_whole_with_one_seed_and_a_rank1_of_its_own(tmp_path):
+    def result(label, mAP, rank1, dvdp):
+        log = EpochLog(str(tmp_path / f"{label}.csv"))
+        log.update(1, {"mAP": mAP, "rank1": rank1, "dvdp": dvdp})
+        return read_run_result(label, 1, str(tmp_path / f"{label}.csv"))
+
+    results = [result("Baseline", 0.5, 0.6, 0.2), result("Baseline + ASTA + AITL", 0.54, 0.61, 0.15)]
+    d = paired_difference(results, "Baseline + ASTA + AITL", "Baseline", "rank1")
+    assert (d.variant, d.against, d.metric) == ("Baseline + ASTA + AITL", "Baseline", "rank1")
+    assert paired_table(results, contrasts(["Baseline", "Baseline + ASTA + AITL"])).splitlines() == [
+        "| Variant | vs | Seeds | Δ mAP | Δ R1 | Δ DVDP | Δ attr. macro-F1 |",
+        "| --- | --- | ---: | --- | --- | --- | --- |",
+        "| Baseline + ASTA + AITL | Baseline | 1 | +4.00 (1 seed) | +1.00 (1 seed) | -0.0500 (1 seed) | — |",
+    ]
 
 
 def test_the_attribute_f1_is_paired_beside_map(tmp_path):
