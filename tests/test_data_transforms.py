@@ -9,6 +9,7 @@ from aitl_reid.data.transforms import (
     as_clip_transform,
     build_clip_transforms,
     draw_erase_box,
+    erase_in_place,
     pad_crop,
     random_erase,
     random_flip,
@@ -100,6 +101,26 @@ def test_train_transform_without_augmentations_normalises_as_the_test_one():
     frames = [torch.full((3, 8, 4), 255, dtype=torch.uint8)]
     expected = torch.tensor([(1 - m) / s for m, s in zip(mean, std)]).view(1, 3, 1, 1).expand(1, 3, 8, 4)
     assert torch.allclose(train(frames), expected) and torch.allclose(test(frames), expected)
+
+
+def test_erasing_a_one_channel_clip_writes_the_first_fill_value_in_the_box_only():
+    clip = torch.zeros(2, 1, 8, 4)
+    erase_in_place(clip, (1, 2, 3, 2))
+    assert torch.equal(clip[:, :, 1:4, 2:4], torch.full((2, 1, 3, 2), ERASE_FILL[0]))
+    assert clip.sum() == pytest.approx(2 * 3 * 2 * ERASE_FILL[0])
+
+
+def test_downsizing_is_antialiased_for_clips_and_for_frames_of_different_sizes():
+    """A one-pixel checkerboard shrunk 5x averages to grey; without antialiasing it would sample black or white."""
+    def checkerboard(height, width):
+        i, j = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+        return (((i + j) % 2) * 255).to(torch.uint8).expand(3, -1, -1).contiguous()
+
+    same_size = [checkerboard(40, 20)] * 2
+    mixed_sizes = [checkerboard(40, 20), checkerboard(80, 40)]
+    for frames in (same_size, mixed_sizes):
+        out = ClipTransform(8, 4, **IDENTITY_NORM)(frames)
+        assert out.min() > 0.3 and out.max() < 0.7
 
 
 def test_test_transform_resizes_and_normalises_without_randomness():
