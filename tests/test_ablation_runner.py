@@ -50,7 +50,7 @@ def test_every_variant_selects_positives_by_a_known_selection():
     assert overrides(control_variants()[-1])["loss.aitl.selection"] == "shuffled"  # the placebo
 
 
-@pytest.mark.parametrize("variant", all_variants("resnet18"), ids=lambda v: v.slug)
+@pytest.mark.parametrize("variant", all_variants("osnet_x0_25"), ids=lambda v: v.slug)  # the smallest backbone
 def test_every_variant_builds_its_model_and_loss_and_computes_the_loss(variant):
     """Each variant as the runner trains it, on tiny clips: the config merges, the model and the unified loss
     build, and one loss evaluation gives a finite total with the intra-identity and attribute terms it claims."""

@@ -190,7 +190,7 @@ def test_seeds_differ_across_positions():
         (dict(batch_size=8, num_instances=2, num_shards=2, shards=[2]), r"shard index 2.*out of range"),
         (dict(batch_size=8, num_instances=2, num_shards=2, shards=[-1]), r"out of range"),
         (dict(batch_size=8, num_instances=2, num_shards=2, shards=[0, 0]), r"twice"),
-        (dict(batch_size=8, num_instances=2, num_shards=2, shards=[]), r"shards must name at least one shard index \(or be None"),
+        (dict(batch_size=8, num_instances=2, num_shards=2, shards=[]), r"^shards must name at least one shard index \(or be None for all\)$"),
         (dict(batch_size=8, num_instances=2, num_shards=7), r"identities per rank; lower train\.batch_size"),
         (dict(batch_size=28, num_instances=2), r"needs 14 identities per rank"),
     ],

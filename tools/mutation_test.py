@@ -42,7 +42,7 @@ class Target(NamedTuple):
 TARGETS: Dict[str, Target] = {
     "losses": Target(["src/aitl_reid/losses/*"], [
         "tests/test_losses_attribute.py", "tests/test_losses_cross_entropy.py", "tests/test_losses_intra_identity.py",
-        "tests/test_losses_triplet.py", "tests/test_losses_unified.py"]),
+        "tests/test_losses_triplet.py", "tests/test_losses_unified.py", "tests/test_attribute_heads.py"]),
     # the MARS-size comparison with torchreid takes ~10 s and checks what the random-input comparisons check
     "metrics": Target(["src/aitl_reid/metrics/*"], [
         "tests/test_metrics_attributes.py", "tests/test_metrics_rank.py",
