@@ -6,7 +6,7 @@ STAMP := $(VENV)/.aitl-reid-installed
 DEMO_CONFIG ?= configs/demo.yaml
 DEMO_DIR ?= log/demo
 
-.PHONY: install demo test test-fast synthetic
+.PHONY: install demo test test-fast synthetic mutation
 
 $(STAMP): setup.py requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,3 +33,10 @@ test: install
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" tests
+
+# Mutation testing of the modules where a wrong number is silent (slow: minutes per module; docs/TESTING.md).
+# MUTATION_MODULES="flops transforms" limits it; results in build/mutation/<module>/.
+MUTATION_MODULES ?=
+mutation: install
+	$(PY) -m pip install -q -r requirements-mutation.txt
+	$(PY) tools/mutation_test.py $(MUTATION_MODULES)

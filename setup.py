@@ -39,7 +39,8 @@ setup(
         # The MOTChallenge evaluation code (HOTA, CLEAR, Identity) that aitl-reid-track --gt scores with.
         "trackeval==1.3.0",
     ],
-    extras_require={"onnx": ONNX, "test": ["pytest", "hypothesis", *ONNX]},  # the suite checks the ONNX path too
+    # the suite checks the ONNX path too; "mutation": tools/mutation_test.py (make mutation)
+    extras_require={"onnx": ONNX, "test": ["pytest", "hypothesis", *ONNX], "mutation": ["mutmut>=3.8"]},
     entry_points={
         "console_scripts": [
             "aitl-reid-train = aitl_reid.train:main",

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from aitl_reid.config import get_default_config, merge_from_list
 from aitl_reid.engine.epoch_log import EpochLog
@@ -16,6 +17,10 @@ from aitl_reid.experiments.benchmark import config_value
 from aitl_reid.experiments.cli import build_parser, chosen_variants, end_seed_list, main, run
 from aitl_reid.experiments.paired import contrasts, paired_difference, paired_table
 from aitl_reid.launch import load_config
+from aitl_reid.losses import build_unified_loss
+from aitl_reid.losses.unified import SELECTIONS
+from aitl_reid.models import build_model_from_config
+from aitl_reid.schema import MARS_V2
 from aitl_reid.experiments.variants import all_variants, control_variants, released_variants, table1_variants
 
 COUNTER = "import pathlib, sys; p = pathlib.Path(sys.argv[-2]); p.write_text(str(int(p.read_text() or 0) + 1) if p.exists() else '1'); sys.exit(int(sys.argv[-1]))"
@@ -50,10 +55,29 @@ def test_the_released_variant_is_the_released_config_on_the_experiments_data_and
     assert variant.model.name == "asta_resnet18" and released.slug in [v.slug for v in all_variants()]
 
 
-def test_every_variant_is_a_valid_config():
-    for variant in all_variants("resnet18"):
-        cfg = get_default_config()
-        merge_from_list(cfg, list(variant.overrides))  # an unknown key or a wrong type raises
+def test_every_variant_selects_positives_by_a_known_selection():
+    """merge_from_list checks keys and types, not values: a misspelt selection would only fail in the run."""
+    selections = {overrides(v)["loss.aitl.selection"] for v in all_variants("resnet18") if "loss.aitl.selection" in overrides(v)}
+    assert selections == set(SELECTIONS)
+    assert overrides(control_variants()[-1])["loss.aitl.selection"] == "shuffled"  # the placebo
+
+
+@pytest.mark.parametrize("variant", all_variants("osnet_x0_25"), ids=lambda v: v.slug)  # the smallest backbone
+def test_every_variant_builds_its_model_and_loss_and_computes_the_loss(variant):
+    """Each variant as the runner trains it, on tiny clips: the config merges, the model and the unified loss
+    build, and one loss evaluation gives a finite total with the intra-identity and attribute terms it claims."""
+    cfg = get_default_config()
+    merge_from_list(cfg, list(variant.overrides) + ["data.height", "32", "data.width", "16", "model.pretrained", "False"])
+    model = build_model_from_config(cfg, 3, MARS_V2)
+    loss = build_unified_loss(cfg, MARS_V2)
+    gen = torch.Generator().manual_seed(0)
+    pids = torch.tensor([0, 0, 1, 1, 2, 2])
+    attrs = torch.stack([torch.randint(0, n, (6,), generator=gen) for n in MARS_V2.num_classes], dim=1)
+    output = model.train()(torch.randn(6, 2, 3, 32, 16, generator=gen))
+    total, terms = loss(output, pids, attrs)
+    assert torch.isfinite(total)
+    assert bool(output.attr_logits) is variant.has_attribute_streams
+    assert any(name.startswith(("loss_aitl_", "loss_itl")) for name in terms) is variant.uses_intra_identity_triplet
 
 
 def test_variants_by_name_group_and_sweep():
@@ -94,6 +118,13 @@ def test_swept_variants_are_compared_with_the_variant_they_sweep():
     labels = ["Baseline + ASTA + AITL", "Baseline + ASTA + AITL [loss.aitl.weight=0.3]", "ASTA + AITL placebo"]
     assert contrasts(labels) == [("Baseline + ASTA + AITL [loss.aitl.weight=0.3]", "Baseline + ASTA + AITL"),
                                  ("Baseline + ASTA + AITL", "ASTA + AITL placebo")]
+
+
+def test_every_variant_is_compared_with_the_baseline_then_swept_ones_with_theirs():
+    swept = "Baseline + ASTA + AITL [loss.aitl.weight=0.3]"
+    labels = ["Baseline", "Baseline + ASTA + AITL", swept]
+    assert contrasts(labels) == [("Baseline + ASTA + AITL", "Baseline"), (swept, "Baseline"),
+                                 (swept, "Baseline + ASTA + AITL")]
 
 
 def test_commands_resume_and_run_under_torchrun_when_asked(tmp_path):
@@ -141,6 +172,22 @@ def test_paired_differences_use_same_seed_pairs_with_a_t_interval(tmp_path):
     table = paired_table(results, contrasts(["Baseline", "Baseline + ASTA + AITL"]))
     assert "| Baseline + ASTA + AITL | Baseline | 3 | +2.00 [-0.48, +4.48] |" in table
     assert table.splitlines()[-1].endswith("| +0.0000 [+0.0000, +0.0000] | — |")  # the baseline has no attribute F1
+
+
+def test_the_paired_table_whole_with_one_seed_and_a_rank1_of_its_own(tmp_path):
+    def result(label, mAP, rank1, dvdp):
+        log = EpochLog(str(tmp_path / f"{label}.csv"))
+        log.update(1, {"mAP": mAP, "rank1": rank1, "dvdp": dvdp})
+        return read_run_result(label, 1, str(tmp_path / f"{label}.csv"))
+
+    results = [result("Baseline", 0.5, 0.6, 0.2), result("Baseline + ASTA + AITL", 0.54, 0.61, 0.15)]
+    d = paired_difference(results, "Baseline + ASTA + AITL", "Baseline", "rank1")
+    assert (d.variant, d.against, d.metric) == ("Baseline + ASTA + AITL", "Baseline", "rank1")
+    assert paired_table(results, contrasts(["Baseline", "Baseline + ASTA + AITL"])).splitlines() == [
+        "| Variant | vs | Seeds | Δ mAP | Δ R1 | Δ DVDP | Δ attr. macro-F1 |",
+        "| --- | --- | ---: | --- | --- | --- | --- |",
+        "| Baseline + ASTA + AITL | Baseline | 1 | +4.00 (1 seed) | +1.00 (1 seed) | -0.0500 (1 seed) | — |",
+    ]
 
 
 def test_the_attribute_f1_is_paired_beside_map(tmp_path):

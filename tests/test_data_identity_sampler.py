@@ -139,6 +139,41 @@ def test_identity_with_fewer_than_k_tracklets_is_used_with_repetition():
     assert used == short_index * k
 
 
+def test_identity_with_exactly_k_tracklets_gives_each_of_them_once():
+    """As torchreid's sampler: only identities with fewer than K tracklets are drawn with repetition."""
+    data = toy_data(num_ids=12, per_id=K)
+    for batch in batches(IdentityShardSampler(data, B, K, seed=1), B):
+        indices = [i for i, _ in batch]
+        assert len(set(indices)) == B
+
+
+def test_defaults_are_seed_0_one_shard_and_epoch_0():
+    data = toy_data()
+    explicit = IdentityShardSampler(data, B, K, seed=0, num_shards=1)
+    explicit.set_epoch(0)
+    assert list(IdentityShardSampler(data, B, K)) == list(explicit)
+
+
+@pytest.mark.parametrize("batch_size, num_instances", [(B, 1), (K, K)])
+def test_one_tracklet_per_identity_or_one_identity_per_batch_is_allowed(batch_size, num_instances):
+    data = toy_data()
+    for batch in batches(IdentityShardSampler(data, batch_size, num_instances), batch_size):
+        assert set(Counter(pids_of(data, batch)).values()) == {num_instances}
+
+
+def test_the_plan_follows_sorted_identities_not_the_order_tracklets_are_listed():
+    data = toy_data(num_ids=12)
+    listed_backwards = sorted(data, key=lambda item: -item[1])  # identities last to first, tracklets in order
+    forwards, backwards = (IdentityShardSampler(d, B, K, seed=2) for d in (data, listed_backwards))
+    assert [data[i][0] for i, _ in forwards] == [listed_backwards[i][0] for i, _ in backwards]
+
+
+def test_identity_labels_of_mixed_types_are_sampled():
+    data = [(f"t{j}", pid, 0) for pid in ("a", 1, "b", 2, "c", 3) for j in range(K)]
+    for batch in batches(IdentityShardSampler(data, B, K, seed=0), B):
+        assert set(Counter(pids_of(data, batch)).values()) == {K}
+
+
 def test_seeds_differ_across_positions():
     sampler = IdentityShardSampler(toy_data(), B, K, seed=0, num_shards=2)
     seeds = [s for _, s in sampler]
@@ -155,6 +190,7 @@ def test_seeds_differ_across_positions():
         (dict(batch_size=8, num_instances=2, num_shards=2, shards=[2]), r"shard index 2.*out of range"),
         (dict(batch_size=8, num_instances=2, num_shards=2, shards=[-1]), r"out of range"),
         (dict(batch_size=8, num_instances=2, num_shards=2, shards=[0, 0]), r"twice"),
+        (dict(batch_size=8, num_instances=2, num_shards=2, shards=[]), r"^shards must name at least one shard index \(or be None for all\)$"),
         (dict(batch_size=8, num_instances=2, num_shards=7), r"identities per rank; lower train\.batch_size"),
         (dict(batch_size=28, num_instances=2), r"needs 14 identities per rank"),
     ],
@@ -167,7 +203,8 @@ def test_errors_name_config_keys(kwargs, match):
 def test_empty_truncated_epoch_is_an_error():
     sampler = IdentityShardSampler(toy_data(num_ids=8), B, K)
     sampler._shard_batches = lambda shard_pids, rng: []  # a plan with no batch must not train nothing silently
-    with pytest.raises(ValueError, match="no complete batch"):
+    with pytest.raises(ValueError, match="no complete batch on some rank; lower train.batch_size or "
+                                         "sampler.num_instances, or use fewer processes"):
         len(sampler)
 
 

@@ -8,7 +8,7 @@ import torch
 
 from aitl_reid.config import get_default_config
 from aitl_reid.data import build_datamanager
-from aitl_reid.data.transforms import ERASE_KEY, ClipTransform, pad_crop, random_erase, random_flip
+from aitl_reid.data.transforms import ERASE_KEY, ClipTransform
 from aitl_reid.engine import AITLEngine
 from aitl_reid.losses import UnifiedLoss
 from aitl_reid.schema import MARS_V2
@@ -22,11 +22,31 @@ def textured_frames(frames=4, height=32, width=16, seed=0):
 
 
 def reference_clip(frames, mean, std):
-    """The pipeline written out op by op: stack, flip, pad + crop, normalise, erase (same draw order)."""
-    clip = pad_crop(random_flip(torch.stack(frames)))
+    """The pipeline written out with torch primitives from its specification (not the functions under test), drawing
+    its random numbers in the transform's order: flip with p 0.5, zero-pad 10 pixels and crop at a random offset,
+    normalise, then with p 0.5 erase one rectangle of 2-40 % of the area, aspect 0.3-3.3, with torchreid's values."""
+    clip = torch.stack(frames)
+    height, width = clip.shape[-2:]
+    if float(torch.empty(()).uniform_(0.0, 1.0)) < 0.5:
+        clip = clip[..., torch.arange(width - 1, -1, -1)]
+    canvas = torch.zeros(*clip.shape[:-2], height + 20, width + 20, dtype=clip.dtype)
+    canvas[..., 10:10 + height, 10:10 + width] = clip
+    top, left = int(torch.randint(0, 21, ())), int(torch.randint(0, 21, ()))
+    clip = canvas[..., top:top + height, left:left + width]
     mean, std = torch.tensor(mean).view(1, -1, 1, 1), torch.tensor(std).view(1, -1, 1, 1)
     normalised = (clip.to(torch.float32) / 255.0 - mean) / std
-    return random_erase(normalised)
+    if float(torch.empty(()).uniform_(0.0, 1.0)) >= 0.5:
+        return normalised
+    for _ in range(100):
+        area = float(torch.empty(()).uniform_(0.02, 0.4)) * height * width
+        aspect = float(torch.empty(()).uniform_(0.3, 1 / 0.3))
+        h, w = int(round((area * aspect) ** 0.5)), int(round((area / aspect) ** 0.5))
+        if h < height and w < width:
+            top, left = int(torch.randint(0, height - h + 1, ())), int(torch.randint(0, width - w + 1, ()))
+            for channel, value in enumerate((0.4914, 0.4822, 0.4465)):
+                normalised[:, channel, top:top + h, left:left + w] = value
+            break
+    return normalised
 
 
 def test_transform_equals_the_reference_computation_bit_for_bit_for_fixed_seeds():

@@ -1,13 +1,15 @@
 """The figure tools (tools/visualize_attention.py, plot_curves.py, flops_map.py, visualize_ranks.py)
 write readable PNGs from tiny runs, and their building blocks behave as documented."""
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from aitl_reid.data import build_datamanager
 from aitl_reid.engine import EpochLog
-from aitl_reid.launch import run_cli
+from aitl_reid.launch import load_config, run_cli
 from aitl_reid.viz.cli import int_list
 from aitl_reid.viz.curves import read_epoch_series
 from aitl_reid.viz.flops_map import final_map
@@ -48,11 +50,23 @@ def write_metrics(path, dvdp, maps):
 
 
 # ------------------------------------------------------------------ the tools on tiny runs
-def test_visualize_attention_draws_chosen_pids_with_random_weights(tiny_mars_root, tmp_path):
+def drawn_tracklets(out):
+    """(split position, pid) of each tracklet the attention tool reports having drawn, in order."""
+    found = re.findall(r"drawn: query #(\d+)  pid (\d+)", out)
+    return [(int(position), int(pid)) for position, pid in found]
+
+
+def test_visualize_attention_draws_chosen_pids_with_random_weights(tiny_mars_root, tmp_path, capsys):
     out = tmp_path / "attention.png"
     args = ["--config-file", SYNTHETIC_CONFIG, "--random-weights", "--pid", "4,2", "--out", str(out)]
     assert tool_main("visualize_attention")(args + tiny_overrides(tiny_mars_root, tmp_path / "run")) == 0
     assert_png(out)
+    drawn = drawn_tracklets(capsys.readouterr().out)
+    assert [pid for _, pid in drawn] == [4, 2]
+    # each is its pid's first query tracklet
+    cfg = load_config(SYNTHETIC_CONFIG, tiny_overrides(tiny_mars_root, tmp_path / "run"))
+    tracklets = build_datamanager(cfg, use_gpu=False).test_dataset["mars_attr"]["query"]
+    assert drawn == [(next(i for i, t in enumerate(tracklets) if t[1] == pid), pid) for pid in (4, 2)]
 
 
 def test_visualize_attention_rejects_a_model_without_attribute_streams(tiny_mars_root, tmp_path):

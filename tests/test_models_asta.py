@@ -143,7 +143,7 @@ def test_unfused_streams_leave_the_baseline_feature_and_still_predict_attributes
     assert out.features.shape == (2, 512)
     assert set(out.attr_logits) == {"id_relevant", "id_irrelevant"}
     out.attr_logits["id_relevant"].sum().backward()
-    assert model.backbone.net.conv1.weight.grad is not None
+    assert model.backbone.net.conv1.weight.grad.abs().sum() > 0  # the attribute loss trains the backbone
 
 
 def test_without_reid_stream_the_feature_is_only_the_attention_weighted_copies():

@@ -4,8 +4,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from aitl_reid.models import build_model, count_flops, count_parameters
+from aitl_reid.models.backbones import build_backbone
 
 TOOL = Path(__file__).resolve().parents[1] / "tools" / "count_flops.py"
 
@@ -16,6 +18,38 @@ def test_flops_are_positive_and_asta_costs_more_than_temporal_pooling():
     assert 0 < tp.gflops < asta.gflops
     assert 0 < tp.params < asta.params
     assert asta.gmacs == asta.gflops / 2
+
+
+# torchvision's published cost of its ImageNet classifiers at 224x224 ("GFLOPS" in its model table, counted as
+# multiply-adds), classification layer fc (2048 or 512 inputs x 1000 classes) included.
+TORCHVISION_GMACS_224 = {"resnet50": (4.09, 2048), "resnet18": (1.81, 512)}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_GMACS_224))
+def test_backbone_cost_matches_torchvision_published_figure(name):
+    """An absolute reference: the counter's figure for the ResNet backbone with torchvision's strides (last stride 2)
+    plus its 1000-class fc layer equals the published one to its two decimals. Built on the meta device: no weights."""
+    published, fc_inputs = TORCHVISION_GMACS_224[name]
+    with torch.device("meta"):
+        backbone = build_backbone(name, 224, 224, last_stride=2)
+    cost = count_flops(backbone, 224, 224, seq_len=1)
+    assert round(cost.gmacs + fc_inputs * 1000 / 1e9, 2) == published
+    assert cost.gflops == pytest.approx(2 * published, abs=0.02)
+
+
+def test_default_clip_is_four_frames_of_256x128_and_nothing_is_printed(capsys):
+    with torch.device("meta"):
+        model = build_model("tp_resnet18", 5, pretrained=False, height=256, width=128)
+    assert count_flops(model) == count_flops(model, 256, 128, seq_len=4)
+    assert count_flops(model).gflops != count_flops(model, 256, 128, seq_len=5).gflops
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("sizes", [(0, 32, 2), (64, 0, 2), (64, 32, 0)])
+def test_an_empty_clip_size_is_refused(sizes):
+    model = build_model("tp_resnet18", 5, pretrained=False, height=64, width=32)
+    with pytest.raises(ValueError, match=r"height, width and seq_len must be positive, got " + ", ".join(map(str, sizes))):
+        count_flops(model, *sizes)
 
 
 def test_temporal_pooling_flops_grow_linearly_with_clip_length():

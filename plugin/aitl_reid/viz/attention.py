@@ -7,7 +7,7 @@ was computed from is what lets a reader see that in their own model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -91,9 +91,12 @@ def plot_attention_grid(items: Sequence[TrackletAttention], out_png: str, normal
 
 
 def draw_attention(run: LoadedRun, out_png: str, split: str = "query", indices: Sequence[int] = (),
-                   pids: Sequence[int] = (), clip: int = 0, normalise: bool = True, target: str = "") -> str:
-    """The attention figure of chosen tracklets of a test split (the first three by default); returns ``out_png``."""
+                   pids: Sequence[int] = (), clip: int = 0, normalise: bool = True,
+                   target: str = "") -> Tuple[str, List[str]]:
+    """The attention figure of chosen tracklets of a test split (the first three by default): ``out_png`` and the
+    titles of the tracklets it draws, left to right (split, index, pid, camera), so a caller can say which."""
     tracklets = split_tracklets(run, target, split)
-    items = [tracklet_attention(run, tracklets[i], f"{split} #{i}  pid {tracklets[i][1]}  cam {tracklets[i][2] + 1}", clip)
-             for i in select_tracklets(tracklets, indices, pids)]
-    return plot_attention_grid(items, out_png, normalise)
+    chosen = select_tracklets(tracklets, indices, pids)
+    titles = [f"{split} #{i}  pid {tracklets[i][1]}  cam {tracklets[i][2] + 1}" for i in chosen]
+    items = [tracklet_attention(run, tracklets[i], title, clip) for i, title in zip(chosen, titles)]
+    return plot_attention_grid(items, out_png, normalise), titles
