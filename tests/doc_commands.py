@@ -43,7 +43,7 @@ TOOL_MODULES: Dict[str, str] = {
     "aitl-reid-search": "aitl_reid.search", "aitl_reid.search": "aitl_reid.search",
     "bench.run": "bench.run",
     **{f"tools/{name}.py": f"tools/{name}.py" for name in (
-        "benchmark_synthetic", "count_flops", "flops_map", "loss_balance", "make_synthetic", "plot_curves",
+        "benchmark_synthetic", "count_flops", "flops_map", "loss_balance", "make_synthetic", "mutation_test", "plot_curves",
         "visualize_attention", "visualize_ranks")},
 }
 SCRIPTS = ("tools/slurm_torchrun.sbatch",)  # shell scripts: their arguments go to the trainer as KEY VALUE pairs

@@ -129,7 +129,8 @@ def run_module(module: str, workdir: Path, max_children: int, timeout: float, re
     return line
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The modules to mutate and how the runs go (work folder, parallel mutants, time per module, resuming)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("modules", nargs="*", choices=[[], *TARGETS], metavar="MODULE",
                         help=f"modules to mutate (default: all of {', '.join(TARGETS)})")
@@ -139,7 +140,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--resume", action="store_true",
                         help="go on with a module's earlier run (stopped by --timeout) on its copy as it was, "
                              "instead of a fresh copy")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Mutate each module on a copy, run its covering tests against every mutant, print the score table."""
+    args = build_parser().parse_args(argv)
     try:
         import mutmut as _  # noqa: F401
     except ImportError:

@@ -78,8 +78,11 @@ def control_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
 def released_variants(backbone: str = "resnet18") -> Tuple[Variant, ...]:
     """The full model as the authors' released code builds and trains it: the ``model.asta`` and ``loss`` switches
     of ``configs/released_code.yaml`` (checked against the released code by tests/test_released_parity.py) on
-    the experiment's own data, schedule and backbone."""
+    the experiment's own data, schedule and backbone (a backbone other than a ResNet keeps its own stem)."""
     released = own_sections(RELEASED_CONFIG, ("model.asta", "loss"))
+    if not backbone.startswith(("resnet", "resnext")):  # the released stem (no ReLU) is a ResNet's: others keep theirs
+        at = released.index("model.asta.stem_relu")
+        del released[at:at + 2]
     asta = ("model.name", f"asta_{backbone}", "loss.attribute.enabled", "True")
     return (Variant("Released ASTA + AITL", asta + _FUSED + _AITL + tuple(released), True, True),)
 
