@@ -25,14 +25,19 @@ synthetic: install
 demo: install
 	$(VENV)/bin/aitl-reid-demo --config-file $(DEMO_CONFIG) --out $(DEMO_DIR)
 
+# One pytest worker per core (pytest-xdist), each test file on one worker (module fixtures built once), one
+# intra-op thread per worker: most tests are single-threaded anyway, and two workers each running two threads
+# on 2 cores wait on each other (docs/DEVELOPMENT.md has the measurements).
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadfile
+
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass. Every run lists the ten slowest
 # tests: the suite has a budget (docs/DEVELOPMENT.md).
 test: install
-	$(PY) -m pytest -q --durations=10 tests; rc=$$?; \
+	$(PYTEST) --durations=10 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 # Mutation testing of the modules where a wrong number is silent (slow: minutes per module; docs/TESTING.md).
 # MUTATION_MODULES="flops transforms" limits it; results in build/mutation/<module>/.

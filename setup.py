@@ -40,7 +40,7 @@ setup(
         "trackeval==1.3.0",
     ],
     # the suite checks the ONNX path too; "mutation": tools/mutation_test.py (make mutation)
-    extras_require={"onnx": ONNX, "test": ["pytest", "hypothesis", *ONNX], "mutation": ["mutmut>=3.8"]},
+    extras_require={"onnx": ONNX, "test": ["pytest", "pytest-xdist", "hypothesis", *ONNX], "mutation": ["mutmut>=3.8"]},
     entry_points={
         "console_scripts": [
             "aitl-reid-train = aitl_reid.train:main",
