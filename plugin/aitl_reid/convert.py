@@ -40,7 +40,6 @@ from .serialization import safe_torch_load
 
 DATASETS = {"mars_v2": ("mars_attr", False), "duke_v2": ("dukemtmcvidreid_attr", True)}  # query_in_gallery as released
 _EPOCH = re.compile(r"_ep(\d+)\.pth$")
-MAP_STRIDE = 16  # the released ResNet's last stage runs at stride 1: maps are 1/16 of the frame
 
 
 def read_released(path: str) -> Dict[str, torch.Tensor]:
@@ -65,10 +64,11 @@ def released_opts(arch: ReleasedArchitecture, out: str) -> List[str]:
             "data.query_in_gallery", str(query_in_gallery), "data.save_dir", out]
 
 
-def check_map_size(cfg, arch: ReleasedArchitecture, path: str) -> None:
-    """The frame size must give the feature map the temporal attention was trained on (h * w positions)."""
+def check_map_size(cfg, model: torch.nn.Module, arch: ReleasedArchitecture, path: str) -> None:
+    """The frame size must give the feature map the temporal attention was trained on (h * w positions): the map
+    size is the built backbone's own, for the configured frames."""
     height, width = int(cfg.data.height), int(cfg.data.width)
-    positions = (height // MAP_STRIDE) * (width // MAP_STRIDE)
+    positions = model.backbone.map_size[0] * model.backbone.map_size[1]
     if positions != arch.positions:
         raise ReleasedCheckpointError(
             f"{path}: its temporal attention has {arch.positions} positions (h x w of the feature maps), but frames of "
@@ -118,9 +118,9 @@ def write_run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config_file or RELEASED_CONFIG, released_opts(arch, args.out) + list(args.opts), freeze=False)
     cfg.use_gpu = False
     cfg.freeze()
-    check_map_size(cfg, arch, args.released)
     schema = get_schema(arch.schema)
     model = build_model_from_config(cfg, arch.num_classes, schema, pretrained=False)
+    check_map_size(cfg, model, arch, args.released)
     misfit = first_misfit(model, weights)
     if misfit:
         raise ReleasedCheckpointError(f"{args.released} does not fit {cfg.model.name} as configured: {misfit}")
