@@ -3,6 +3,7 @@ pruning deletes only the current run's checkpoints (issue 19 item 1)."""
 import errno
 import os
 import stat
+from importlib import metadata
 
 import pytest
 import torch
@@ -70,7 +71,8 @@ def test_checkpoint_freq_writes_checkpoints_between_evaluations(tiny_synthetic_r
     modes = {str(p.relative_to(save_dir)): stat.S_IMODE(p.stat().st_mode) for p in save_dir.rglob("*") if p.is_file()}
     assert {"config.yaml", "metrics.csv", "log.txt", "model/model.pth.tar-4"} <= set(modes)
     assert {name: mode for name, mode in modes.items() if mode != expected} == {}
-    assert "Flags:" not in (save_dir / "log.txt").read_text()
+    log = (save_dir / "log.txt").read_text()
+    assert "Flags:" not in log and f"[pip] torch=={metadata.version('torch')}" in log  # the environment report, versions first
 
 
 def test_an_atomic_write_gets_the_mode_of_a_new_file_under_the_umask(tmp_path):

@@ -26,7 +26,7 @@ def test_plugin_reaches_torchreid_only_through_attributes_both_layouts_share():
     offenders = [str(p.relative_to(PLUGIN)) for p in PLUGIN.rglob("*.py") if pattern.search(p.read_text())]
     assert offenders == []
     used = set(re.findall(r"_torchreid\.(\w+)", "\n".join(p.read_text() for p in PLUGIN.rglob("*.py"))))
-    assert used - {"video_dataset_registry", "model_factory", "collect_env_info"} <= set(SHARED_ATTRIBUTES)  # its own helpers
+    assert used - {"video_dataset_registry", "model_factory"} <= set(SHARED_ATTRIBUTES)  # its own helpers
     for name in SHARED_ATTRIBUTES:
         assert getattr(_torchreid, name) is getattr(torchreid, name)
 

@@ -33,9 +33,3 @@ def video_dataset_registry() -> Dict[str, Any]:
 def model_factory() -> Dict[str, Any]:
     """torchreid's module-level dict of model builders (name -> callable)."""
     return getattr(models, "__model_factory")
-
-
-def collect_env_info() -> str:
-    """torchreid's environment report for the training log, without lscpu's ``Flags:`` line (a hundred CPU feature
-    names that bury the versions a reader looks for)."""
-    return "\n".join(line for line in utils.collect_env_info().splitlines() if not line.startswith("Flags:"))

@@ -40,6 +40,7 @@ from .engine import (
     NonFiniteLossError, build_engine, build_optimizer, build_scheduler, checkpoint_saved_line, engine_run_kwargs,
     init_attribute_bias,
 )
+from .environment import describe_environment
 from .folder_lock import FolderLock
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
 from .models import build_model_from_config, convert_sync_batchnorm, load_weights, split_model_name
@@ -195,7 +196,7 @@ def run(cfg: CfgNode, start: ResumePoint = None, begin_writing: Callable[[], Non
     """Build data, model, optimizer and engine from a frozen config, then train and/or evaluate; ``begin_writing`` is
     called once all of them are built, before the first record is written (:func:`run_log`)."""
     print(f"Show configuration\n{cfg}\n")
-    print(f"Collecting env info ...\n{_torchreid.collect_env_info()}\n")
+    print(f"Collecting env info ...\n{describe_environment()}\n")
     print(f"aitl_reid {__version__} — models: {', '.join(list_models())}")
     processes = distributed.world_size()
     if processes > 1 and cfg.train.fixbase_epoch > 0:
