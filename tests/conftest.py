@@ -191,3 +191,15 @@ def full_mars_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     build_mars_tree(root, Path(MARS_META))
     yield root
     shutil.rmtree(root)  # 1.19M directory entries: do not leave them for pytest's tmp retention
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
+    """Where pytest-xdist runs the suite with ``--dist loadgroup`` (``make test``), each test file is one group, sent
+    whole to one worker, so its module fixtures are built once (``--dist loadfile``'s rule); files that share a session
+    fixture too costly to build on both workers name one group in ``XDIST_GROUP`` and run on one worker together."""
+    if not config.getoption("dist", "no") == "loadgroup":
+        return
+    for item in items:
+        group = getattr(item.module, "XDIST_GROUP", None) if hasattr(item, "module") else None
+        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
