@@ -14,9 +14,11 @@ from .cameras import CameraInput, camera_inputs
 from .detect import MotionDetector, MotionSettings
 from .link import TrackletSpan, link
 from .pipeline import FootageResult, FootageSettings, Timings, run_footage
+from .torchvision_detect import TorchvisionDetector, TorchvisionSettings, torchvision_detectors
 from .track import EMBEDDERS, TrackerSettings
 
 __all__ = [
     "CameraInput", "camera_inputs", "MotionDetector", "MotionSettings", "TrackletSpan", "link", "FootageResult",
-    "FootageSettings", "Timings", "run_footage", "EMBEDDERS", "TrackerSettings",
+    "FootageSettings", "Timings", "run_footage", "TorchvisionDetector", "TorchvisionSettings", "torchvision_detectors",
+    "EMBEDDERS", "TrackerSettings",
 ]
