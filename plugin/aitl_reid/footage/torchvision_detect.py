@@ -84,7 +84,7 @@ class TorchvisionDetector:
             raise InputError(f"--torchvision score_threshold={settings.score_threshold}: give a score between 0 and 1")
         path = weights_path or fetch(detection_weights_source(name), instead=DOWNLOAD_INSTEAD)
         self.name, self.settings, self.device = name, settings, torch.device(device)
-        self.model = load_detection_model(name, path).to(self.device).eval()
+        self.model = load_detection_model(name, path).to(self.device)
 
     @torch.no_grad()
     def __call__(self, frame: np.ndarray) -> List[Box]:
@@ -97,7 +97,7 @@ class TorchvisionDetector:
 def load_detection_model(name: str, path: str) -> torch.nn.Module:
     """torchvision's ``name`` built without weights, with the tensors of ``path`` (a file that does not fit the
     model is an error naming it)."""
-    model = torchvision.models.get_model(name, weights=None, weights_backbone=None)
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval()
     try:
         model.load_state_dict(read_state_dict(path))
     except RuntimeError as err:  # missing, unexpected or misshapen tensors
