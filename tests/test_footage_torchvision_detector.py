@@ -1,6 +1,7 @@
 """aitl-reid-track --detector <torchvision COCO model>: its weights come through the plugin's weights helper (served
 here by a local HTTP server: a randomly initialised model's state dict, no real COCO file), the detector keeps
 person boxes above its threshold clipped to the frame, and offline, a wrong hash or an unknown name end cleanly."""
+import inspect
 import os
 
 import numpy as np
@@ -10,7 +11,7 @@ import torchvision
 
 from aitl_reid import track
 from aitl_reid.footage import TorchvisionDetector, TorchvisionSettings, torchvision_detectors
-from aitl_reid.footage.torchvision_detect import load_detection_model, person_boxes
+from aitl_reid.footage.torchvision_detect import ZERO_EPS_MODELS, load_detection_model, person_boxes
 from aitl_reid.inference import InputError
 from aitl_reid.models.weights_download import (MIRROR_ENV, WeightsDownloadError, WeightsSource, detection_weights_source,
                                                fetch)
@@ -117,3 +118,12 @@ def test_an_unknown_detector_or_threshold_ends_with_status_2_listing_the_valid_o
         TorchvisionDetector("yolo", TorchvisionSettings())
     with pytest.raises(InputError, match="score_threshold=1.5: give a score between 0 and 1"):
         TorchvisionDetector(SMALLEST, TorchvisionSettings(score_threshold=1.5))
+
+
+def test_the_models_run_with_batch_norm_eps_0_are_those_torchvisions_builders_set_so():
+    """torchvision sets eps 0 in the builders of some models when it loads their COCO file; built without weights
+    they keep 1e-5, so the plugin sets it for the same names (ZERO_EPS_MODELS), which must follow torchvision."""
+    from torchvision.models import get_model_builder
+
+    setting = {n for n in torchvision_detectors() if "overwrite_eps(model, 0.0)" in inspect.getsource(get_model_builder(n))}
+    assert setting == ZERO_EPS_MODELS
