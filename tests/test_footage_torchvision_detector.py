@@ -29,14 +29,15 @@ def downloaded(tmp_path_factory):
     """A random model's state dict (what was served) and the path it was fetched to, through the helper, into an
     empty torch.hub cache from a server on 127.0.0.1 (under a name carrying its own sha256 prefix).
 
-    The served classifier's bias favours COCO's person class at every anchor, so a model holding these weights
-    sees people everywhere (softmax about 0.97) and one left at random initialisation sees nobody."""
+    The served classifier's bias favours COCO's person class at every anchor of SSDlite's coarsest feature map,
+    so a model holding these weights sees a couple of large people in any frame (softmax about 0.97) and one left
+    at random initialisation sees nobody."""
     root = tmp_path_factory.mktemp("coco")
     (root / "served").mkdir()
     torch.manual_seed(0)
     state = torchvision.models.get_model(SMALLEST, weights=None, weights_backbone=None).state_dict()
-    for level in range(6):  # SSDlite's six feature maps; each output channel is one (anchor, class) pair
-        state[f"head.classification_head.module_list.{level}.1.bias"].view(-1, 91)[:, 1] = PERSON_BIAS
+    # the last of SSDlite's six feature maps; each output channel is one (anchor, class) pair
+    state["head.classification_head.module_list.5.1.bias"].view(-1, 91)[:, 1] = PERSON_BIAS
     file, prefix = save_with_sha256_name(state, root / "served", SMALLEST)
     with pytest.MonkeyPatch.context() as patch, serving(root / "served") as address:
         patch.setenv("TORCH_HOME", str(root / "torch"))
@@ -67,7 +68,7 @@ def test_the_detector_built_from_the_download_holds_the_served_weights_and_gives
     assert not detector.model.training
     frame = np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)
     boxes = detector(frame)
-    assert boxes, "the served weights see people everywhere: were they loaded?"
+    assert boxes, "the served weights see people in any frame: were they loaded?"
     for x, y, w, h, score in boxes:
         assert 0 <= x and 0 <= y and w > 0 and h > 0 and x + w <= 64 and y + h <= 48 and 0.8 <= score <= 1
 
@@ -127,3 +128,16 @@ def test_the_models_run_with_batch_norm_eps_0_are_those_torchvisions_builders_se
 
     setting = {n for n in torchvision_detectors() if "overwrite_eps(model, 0.0)" in inspect.getsource(get_model_builder(n))}
     assert setting == ZERO_EPS_MODELS
+
+
+def test_a_weights_file_put_in_the_cache_by_hand_is_used_and_the_command_tracks_its_people(
+        downloaded, tiny_run, cache, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(MIRROR_ENV, stopped_server_address(tmp_path))  # offline: only the cache can serve it
+    cache.mkdir(parents=True)
+    os.link(downloaded[1], cache / SMALLEST_FILE)
+    video = write_video(tmp_path / "cam.avi", frames=4)  # plain grey: nothing moves, only the served model sees people
+    status = track.main(track_args(tiny_run, tmp_path / "out", "--detector", SMALLEST, "--embedder", "histogram",
+                                   "--tracker", "n_init=1", "--tracker", "min_frames=2", str(video)))
+    assert status == 0, capsys.readouterr().err
+    rows = (tmp_path / "out" / "tracks" / "cam.txt").read_text().splitlines()
+    assert rows and (tmp_path / "out" / "report.html").is_file()
