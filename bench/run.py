@@ -65,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"git revision the training-step rows (step, gpu) compare this tree with "
                              f"(default {step_syncs.BEFORE_REV})")
     parser.add_argument("--footage-run", default="", help="trained run folder for the footage rows (skipped without)")
-    parser.add_argument("--footage-video", default="", help="a real video for a second footage row (e.g. vtest.avi)")
+    parser.add_argument("--footage-video", default="",
+                        help=f"the real video of the second footage row (default {footage.VTEST}, Debian's opencv-doc; "
+                             "the row is skipped where it is absent)")
     return parser
 
 

@@ -1,15 +1,10 @@
 """ImageNet weights on demand: download into torch.hub's cache, hash check, cache reuse, offline message.
 
-Every file is served by an HTTP server on 127.0.0.1 started here; no test reaches beyond this machine.
+Every file is served by an HTTP server on 127.0.0.1 (tests/weights_server.py); no test reaches beyond this machine.
 """
-import contextlib
-import functools
-import hashlib
 import os
 import subprocess
 import sys
-import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -17,68 +12,13 @@ import torch
 import torchvision
 
 from aitl_reid import _torchreid
-from aitl_reid.models import PRETRAINED_DIR_ENV, SPATIAL_BACKBONES, build_backbone, load_weights
+from aitl_reid.models import SPATIAL_BACKBONES, build_backbone, load_weights
 from aitl_reid.models.weights_download import (
     MIRROR_ENV, TORCHVISION_ARCHITECTURES, WeightsDownloadError, WeightsSource, fetch, weights_source,
 )
+from weights_server import cache, cache_files, save_with_sha256_name, served, serving, stopped_server_address  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@contextlib.contextmanager
-def serving(folder):
-    """An HTTP server on 127.0.0.1 for the files of ``folder``; yields its base address and stops on exit."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def stopped_server_address(tmp_path):
-    """The address of a server that has stopped: connecting to it is refused, as offline."""
-    with serving(tmp_path) as address:
-        pass
-    return address
-
-
-@pytest.fixture
-def cache(tmp_path, monkeypatch):
-    """An empty torch.hub cache under ``$TORCH_HOME``; no local weights folder, no mirror."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.delenv(PRETRAINED_DIR_ENV, raising=False)
-    monkeypatch.delenv(MIRROR_ENV, raising=False)
-    return tmp_path / "torch" / "hub" / "checkpoints"
-
-
-@pytest.fixture
-def served(tmp_path):
-    folder = tmp_path / "served"
-    folder.mkdir()
-    return folder
-
-
-def cache_files(cache):
-    return sorted(os.listdir(cache)) if cache.exists() else []
-
-
-def save_with_sha256_name(state, folder, stem):
-    """``state`` saved as ``<stem>-<first 8 hex digits of its sha256>.pth``, torchvision's naming."""
-    tmp = folder / "tmp.pth"
-    torch.save(state, tmp)
-    prefix = hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]
-    path = folder / f"{stem}-{prefix}.pth"
-    tmp.rename(path)
-    return path, prefix
 
 
 def test_torchvision_backbones_use_torchvisions_file_names_in_the_hub_cache(cache):

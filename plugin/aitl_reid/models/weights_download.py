@@ -1,4 +1,4 @@
-"""ImageNet weights on demand, downloaded and cached the way torchvision and torchreid do it.
+"""Weights on demand (ImageNet backbones, COCO detectors), downloaded and cached the way torchvision and torchreid do it.
 
 Where a backbone's weights come from (:func:`weights_source`):
 
@@ -10,6 +10,9 @@ Where a backbone's weights come from (:func:`weights_source`):
 - backbones only torchreid has: the address in torchreid's own table (OSNet's ``pretrained_urls``,
   Google Drive files fetched with gdown and cached as ``<name>_imagenet.pth``, as torchreid does;
   SENet's, Xception's and Inception-ResNet-v2's ``pretrained_settings``), checked by loading the file.
+
+:func:`detection_weights_source` does the same for torchvision's detection models (``aitl-reid-track
+--detector``): their ``DEFAULT`` (COCO) file, torchvision's name, its sha256 prefix.
 
 Files live in torch.hub's cache, ``$TORCH_HOME/hub/checkpoints/`` (``~/.cache/torch/hub/checkpoints``
 by default): a file there is used without any network, and a file put there by hand is used the
@@ -93,12 +96,21 @@ class WeightsSource:
         return f"{mirror.rstrip('/')}/{self.file_name}" if mirror else self.url
 
 
+PRETRAINED_INSTEAD = ("or point model.pretrained_path to a weights file, or set model.pretrained False to train "
+                      "from scratch.")
+"""The end of the trainer's download error: what it can do without the file."""
+
+
+def _torchvision_source(url: str) -> WeightsSource:
+    """A torchvision file: its name in the cache is the address's, its sha256 prefix is in that name."""
+    file_name = os.path.basename(urlparse(url).path)
+    return WeightsSource(url, file_name, hash_prefix=torch.hub.HASH_REGEX.search(file_name).group(1))
+
+
 def weights_source(backbone: str) -> Optional[WeightsSource]:
     """Where the ImageNet weights of torchreid's ``backbone`` come from; None when nobody publishes a downloadable file."""
     if backbone in TORCHVISION_ARCHITECTURES:
-        url = torchvision.models.get_model_weights(TORCHVISION_ARCHITECTURES[backbone]).IMAGENET1K_V1.url
-        file_name = os.path.basename(urlparse(url).path)
-        return WeightsSource(url, file_name, hash_prefix=torch.hub.HASH_REGEX.search(file_name).group(1))
+        return _torchvision_source(torchvision.models.get_model_weights(TORCHVISION_ARCHITECTURES[backbone]).IMAGENET1K_V1.url)
     if backbone in TORCHREID_WEIGHTS_KEYS:
         key = TORCHREID_WEIGHTS_KEYS[backbone]
         module = sys.modules[_torchreid.model_factory()[backbone].__module__]
@@ -129,8 +141,17 @@ def fetch_imagenet_weights(backbone: str) -> str:
     return fetch(source)
 
 
-def fetch(source: WeightsSource) -> str:
-    """``source``'s file in the cache, downloaded, checked and moved into place first if absent."""
+def detection_weights_source(model: str) -> WeightsSource:
+    """Where the weights of torchvision's detection ``model`` (e.g. ``fasterrcnn_mobilenet_v3_large_fpn``) come from:
+    its ``DEFAULT`` weights (COCO), torchvision's file. Raises ``ValueError`` for a name torchvision does not know."""
+    return _torchvision_source(torchvision.models.get_model_weights(model).DEFAULT.url)
+
+
+def fetch(source: WeightsSource, instead: str = PRETRAINED_INSTEAD) -> str:
+    """``source``'s file in the cache, downloaded, checked and moved into place first if absent.
+
+    ``instead``: the last line of the error when the download fails, what the caller can do without the file.
+    """
     path = source.cache_path
     if os.path.isfile(path):
         return path
@@ -143,11 +164,11 @@ def fetch(source: WeightsSource) -> str:
         read_state_dict(partial)  # an HTML error page or a cut-off file is not a state dict
         os.replace(partial, path)
     except ValueError:
-        raise _download_error(source, address, "what it sent is not a torch weights file") from None
+        raise _download_error(source, address, "what it sent is not a torch weights file", instead) from None
     except RuntimeError as err:  # torch.hub's hash check
-        raise _download_error(source, address, f"the file's sha256 does not match its name ({err})") from None
+        raise _download_error(source, address, f"the file's sha256 does not match its name ({err})", instead) from None
     except OSError as err:  # offline, refused, HTTP errors (urllib's and requests' are OSErrors), cache not writable
-        raise _download_error(source, address, str(err)) from None
+        raise _download_error(source, address, str(err), instead) from None
     finally:
         if os.path.exists(partial):
             os.remove(partial)
@@ -169,9 +190,8 @@ def _download(source: WeightsSource, address: str, destination: str) -> None:
     torch.hub.download_url_to_file(address, destination, hash_prefix=source.hash_prefix, progress=progress_enabled())
 
 
-def _download_error(source: WeightsSource, address: str, reason: str) -> WeightsDownloadError:
+def _download_error(source: WeightsSource, address: str, reason: str, instead: str) -> WeightsDownloadError:
     return WeightsDownloadError(
         f"cannot download the weights file {source.file_name} from {address}: {reason}.\n"
-        f"Put the file there by hand (it is then used without any network):\n  {source.cache_path}\n"
-        "or point model.pretrained_path to a weights file, or set model.pretrained False to train from scratch."
+        f"Put the file there by hand (it is then used without any network):\n  {source.cache_path}\n{instead}"
     )
