@@ -1,6 +1,5 @@
 """The figure tools (tools/visualize_attention.py, plot_curves.py, flops_map.py, visualize_ranks.py)
 write readable PNGs from tiny runs, and their building blocks behave as documented."""
-import importlib.util
 import re
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from aitl_reid.viz.cli import int_list
 from aitl_reid.viz.curves import read_epoch_series
 from aitl_reid.viz.flops_map import final_map
 from aitl_reid.viz.frames import overlay_heatmap
+from tool_modules import load_tool
 from aitl_reid.viz.ranks import ranked_rows
 from aitl_reid.run_folder import RunError
 from aitl_reid.viz.run import default_checkpoint, select_tracklets
@@ -24,10 +24,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def tool_main(name):
-    spec = importlib.util.spec_from_file_location(f"tool_{name}", REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool(name).main
 
 
 def assert_png(path):

@@ -13,6 +13,9 @@ from aitl_reid.footage.cameras import camera_inputs
 from aitl_reid.footage.detect import MotionDetector, MotionSettings
 from aitl_reid.footage.link import TrackletSpan, cannot_link, link
 from aitl_reid.footage.score import evaluate, multi_camera, sequence_data
+from aitl_reid.footage.track import AitlEmbedder, padded_batch
+from aitl_reid.inference import TrackletEncoder, load_trained
+from aitl_reid.inference.fast import build_forward
 from aitl_reid.inference.inputs import InputError, TrackBox, read_mot_tracks
 from aitl_reid.serialization import spreadsheet_safe, write_csv
 from aitl_reid.synthetic.footage import render_footage
@@ -119,3 +122,20 @@ def test_infer_attributes_csv_neutralises_tracklet_names(tiny_run, tmp_path):
                        "--attributes-only", str(tmp_path / "in")]) == 0
     rows = list(csv.DictReader((tmp_path / "out" / "attributes.csv").open()))
     assert sorted(r["tracklet"] for r in rows) == ["'=HYPERLINK(1)", "'@id1"]
+
+
+def test_the_aitl_embedder_pads_batches_for_the_traced_graph_and_gives_the_exact_features(tiny_run):
+    """Frames with 1 to 19 people: the frozen graph sees only batches of 1, 2, 4, 8 and 16 crops, and each crop's
+    features equal those of the exact forward, whatever the batch it was padded into."""
+    trained = load_trained(str(tiny_run), device="cpu")
+    exact = AitlEmbedder(TrackletEncoder(trained, build_forward(trained, "", "exact"), workers=0))
+    fast = AitlEmbedder(TrackletEncoder(trained, build_forward(trained, "", "fast"), workers=0))
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    for count in (1, 3, 5, 16, 19):
+        boxes = [(float(x), float(y), 20.0, 40.0, 1.0) for x, y in zip(rng.integers(0, 100, count), rng.integers(0, 50, count))]
+        expected, got = exact(frame, boxes), fast(frame, boxes)
+        assert len(got) == count
+        np.testing.assert_allclose(np.stack(got), np.stack(expected), atol=1e-4)
+    assert sorted(shape[0] for shape in fast.forward.graphs) == [1, 4, 8, 16]  # 19 = 16 + 3 (padded to 4)
+    assert [padded_batch(n) for n in range(1, 17)] == [1, 2, 4, 4, 8, 8, 8, 8, 16, 16, 16, 16, 16, 16, 16, 16]

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import importlib.util
 import math
 import os
 import re
@@ -30,6 +29,7 @@ from aitl_reid.synthetic.tracklets import STREAM_IDENTITY, plan_tracklets, rng_f
 from aitl_reid.synthetic.metadata import save_mat
 from aitl_reid.synthetic.render import render_frame
 from aitl_reid.synthetic.scene import ID_IRRELEVANT_NAMES, plan_tracklet, sample_conditions
+from tool_modules import load_tool
 
 TINY = dict(num_ids=6, num_cams=2, tracklets_per_id=2, min_frames=4, max_frames=6, height=32, width=16, seed=3,
             num_distractors=2, num_junk=1)
@@ -235,11 +235,7 @@ def test_tree_status_tells_complete_interrupted_and_changed_trees_apart(tmp_path
 
 def _cli_main():
     """tools/make_synthetic.py's main(), loaded from its path (tools/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "tools" / "make_synthetic.py"
-    spec = importlib.util.spec_from_file_location("make_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool("make_synthetic").main
 
 
 def test_cli_writes_under_root_then_skips_a_complete_tree(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

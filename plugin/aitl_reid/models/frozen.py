@@ -9,7 +9,7 @@
   cost in precision: features within :data:`BF16_RELATIVE_TOLERANCE` of the exact path's, relative to
   their largest value (bfloat16 keeps 8 bits of mantissa).
 
-Graphs are traced per batch shape on first use (a loader gives at most two: full batches and the last one).
+Graphs are traced per batch shape on first use (a loader gives at most two: full batches and the last one;\naitl-reid-track's embedder pads its batches to five shapes).
 It sits below the engine and inference so that neither imports the other (``aitl_reid.layers``).
 """
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 from ..evaluation import ClipOutputs
 
 BF16_RELATIVE_TOLERANCE = 2e-2
-MAX_GRAPHS = 4  # traced batch shapes kept (a loader needs two)
+MAX_GRAPHS = 8  # traced batch shapes kept (a loader needs two; aitl-reid-track's embedder five more)
 
 
 class FlatOutputs(torch.nn.Module):
