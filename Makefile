@@ -28,7 +28,7 @@ demo: install
 # One pytest worker per core (pytest-xdist), each test file on one worker (module fixtures built once), one
 # intra-op thread per worker: most tests are single-threaded anyway, and two workers each running two threads
 # on 2 cores wait on each other (docs/DEVELOPMENT.md has the measurements).
-PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadgroup
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -q -n auto --dist loadfile
 
 # pytest exits 5 when it collected no test: that is a broken suite, not a pass. Every run lists the ten slowest
 # tests: the suite has a budget (docs/DEVELOPMENT.md).

@@ -193,13 +193,23 @@ def full_mars_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     shutil.rmtree(root)  # 1.19M directory entries: do not leave them for pytest's tmp retention
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: List[pytest.Item]) -> None:
-    """Where pytest-xdist runs the suite with ``--dist loadgroup`` (``make test``), each test file is one group, sent
-    whole to one worker, so its module fixtures are built once (``--dist loadfile``'s rule); files that share a session
-    fixture too costly to build on both workers name one group in ``XDIST_GROUP`` and run on one worker together."""
-    if not config.getoption("dist", "no") == "loadgroup":
-        return
-    for item in items:
-        group = getattr(item.module, "XDIST_GROUP", None) if hasattr(item, "module") else None
-        item.add_marker(pytest.mark.xdist_group(group or item.nodeid.split("::")[0]))
+
+# Test files that share a session fixture too costly to build on two workers (the full-scale MARS tree, about 12 s):
+# under ``make test`` (pytest-xdist, ``--dist loadfile``) they run on one worker, as if they were one file.
+SHARED_WORKER = {"tests/test_data_check.py": "full_mars_tree", "tests/test_data_mars_fullscale.py": "full_mars_tree"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """``--dist loadfile`` (each file on one worker, so its module fixtures are built once), with the files of
+    :data:`SHARED_WORKER` sent together. (``--dist loadgroup`` with ``xdist_group`` marks would say the same, but
+    pytest-xdist 3.8 spreads the tests of a group over workers here.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedWorkerScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = super()._split_scope(nodeid)
+            return SHARED_WORKER.get(path, path)
+
+    return SharedWorkerScheduling(config, log)

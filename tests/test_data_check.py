@@ -21,9 +21,6 @@ from scipy.io import loadmat
 from aitl_reid.data.check import DUKE_PROTOCOL, check_duke, check_mars, main
 from bench.mars_tree import MARS_META
 
-# one pytest-xdist worker builds the session's full-scale MARS tree (about 12 s) for both files (conftest)
-XDIST_GROUP = "full_mars_tree"
-
 META = Path(MARS_META)
 needs_meta = pytest.mark.skipif(not META.is_dir(), reason=f"real MARS metadata not available at {META}")
 PUBLISHED_MARS = {"train_ids": 625, "train_tracklets": 8298, "train_frames": 509_914, "query": 1980, "gallery": 9330}

@@ -17,9 +17,6 @@ from aitl_reid.data.transforms import ClipTransform
 from bench.mars_tree import MARS_META
 from bench.memory import LIMIT_MB, measure_in_fresh_process
 
-# one pytest-xdist worker builds the session's full-scale MARS tree (about 12 s) for both files (conftest)
-XDIST_GROUP = "full_mars_tree"
-
 META = Path(MARS_META)
 
 pytestmark = [

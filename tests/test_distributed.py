@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from aitl_reid import train
 from aitl_reid.engine import load_checkpoint
 from aitl_reid.inference import load_trained
 from parallel import in_parallel
@@ -49,6 +50,11 @@ def launch(args, processes=1):
     result = subprocess.run(prefix + list(args), env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
     return result
+
+
+def train_here(args):
+    """The single-process trainer in this process (no interpreter start): for runs whose files are all a test reads."""
+    assert train.main(list(args)) == 0
 
 
 def read_row(save_dir, epoch=1):
@@ -145,7 +151,7 @@ def test_a_ddp_checkpoint_loads_in_one_process_and_a_single_process_one_under_to
     trained = load_trained(str(ddp))
     assert trained.model.training is False
     one = tmp_path / "one"
-    launch(training_args(data_root, one, "train.batch_size", str(2 * LOCAL_BATCH), "train.max_epoch", "2",
+    train_here(training_args(data_root, one, "train.batch_size", str(2 * LOCAL_BATCH), "train.max_epoch", "2",
                          "model.resume", str(ddp / "model" / "model.pth.tar-1"), *COMPARED))
     two, result = resumed_under_torchrun
     assert result.stdout.count("Resumed from") == 1  # printed by rank 0 only; rank 1 loaded the same file
@@ -165,7 +171,7 @@ def test_two_processes_evaluate_at_the_end_of_training_the_checkpoint_rank_0_sav
     weights and buffers: mAP 22.0% against 22.1%, Rank-10 58.8% against 52.9%."""
     trained, _ = resumed_under_torchrun
     evaluated = tmp_path / "evaluated"
-    launch(training_args(data_root, evaluated, "test.evaluate", "True", "model.load_weights",
+    train_here(training_args(data_root, evaluated, "test.evaluate", "True", "model.load_weights",
                          str(trained / "model" / "model.pth.tar-2"), "test.batch_size", "7"))
     expected = results((evaluated / "test.log").read_text())
     assert expected and results((trained / "log.txt").read_text()) == expected
