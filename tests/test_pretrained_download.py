@@ -3,8 +3,6 @@
 Every file is served by an HTTP server on 127.0.0.1 (tests/weights_server.py); no test reaches beyond this machine.
 """
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -104,15 +102,19 @@ def test_a_corrupt_download_is_removed_and_reported(cache, served, monkeypatch):
     assert cache_files(cache) == []
 
 
-def test_the_trainer_offline_exits_2_with_the_message_and_no_traceback(cache, tmp_path, tiny_mars_root):
+def test_the_trainer_offline_exits_2_with_the_message_and_no_traceback(cache, tmp_path, tiny_mars_root, monkeypatch,
+                                                                       capsys):
+    """The trainer's entry point in this process: a status, not an exception (which would be a traceback)."""
+    from aitl_reid.train import main
+
     mirror = stopped_server_address(tmp_path)
-    env = dict(os.environ, PYTHONWARNINGS="ignore", **{MIRROR_ENV: mirror})
-    command = [sys.executable, "-m", "aitl_reid.train", "--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"),
-               "model.pretrained", "True", "data.root", str(tiny_mars_root), "data.save_dir", str(tmp_path / "log"),
-               "data.height", "64", "data.width", "32", "data.workers", "0"]
-    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr + result.stdout
-    assert f"error: cannot download the weights file resnet18-f37072fd.pth from {mirror}/resnet18-f37072fd.pth" in result.stderr
-    assert str(cache / "resnet18-f37072fd.pth") in result.stderr and "model.pretrained_path" in result.stderr
+    monkeypatch.setenv(MIRROR_ENV, mirror)
+    monkeypatch.chdir(tmp_path)
+    status = main(["--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"), "model.pretrained", "True",
+                   "data.root", str(tiny_mars_root), "data.save_dir", str(tmp_path / "log"), "data.height", "64",
+                   "data.width", "32", "data.workers", "0"])
+    result = capsys.readouterr()
+    assert status == 2, result.err
+    assert f"error: cannot download the weights file resnet18-f37072fd.pth from {mirror}/resnet18-f37072fd.pth" in result.err
+    assert str(cache / "resnet18-f37072fd.pth") in result.err and "model.pretrained_path" in result.err
     assert cache_files(cache) == []
