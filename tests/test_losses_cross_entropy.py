@@ -27,7 +27,10 @@ def test_matches_torchreid_crossentropyloss():
     pids = torch.tensor([0, 3, 3, 9, 2, 7])
     ref = _torchreid.losses.CrossEntropyLoss(num_classes=10, eps=0.1, use_gpu=False, label_smooth=True)(logits, pids)
     assert cross_entropy_label_smooth(logits, pids, 0.1).item() == pytest.approx(ref.item(), abs=1e-6)
-    assert CrossEntropyLabelSmooth(0.1)(logits, pids).item() == pytest.approx(ref.item(), abs=1e-6)
+    assert CrossEntropyLabelSmooth()(logits, pids).item() == pytest.approx(ref.item(), abs=1e-6)  # the paper's 0.1 by default
+    ref_03 = _torchreid.losses.CrossEntropyLoss(num_classes=10, eps=0.3, use_gpu=False, label_smooth=True)(logits, pids)
+    assert CrossEntropyLabelSmooth(0.3)(logits, pids).item() == pytest.approx(ref_03.item(), abs=1e-6)
+    assert abs(ref_03.item() - ref.item()) > 0.02  # 0.04 apart: the tolerance tells them apart
 
 
 def test_out_of_range_label_raises_clear_error():

@@ -70,6 +70,11 @@ def test_module_matches_function():
     assert BatchHardTripletLoss(0.5, "euclidean")(feats, pids) == batch_hard_triplet_loss(feats, pids, 0.5, "euclidean")
 
 
+def test_module_defaults_to_the_papers_margin_and_cosine_distance():
+    loss = BatchHardTripletLoss()
+    assert (loss.margin, loss.distance) == (0.3, "cosine")
+
+
 def test_anchors_of_one_process_compute_only_their_rows_and_three_processes_make_the_whole_loss(monkeypatch):
     """Under torchrun each process's anchors are its rows of the global batch: three processes' losses over rows 0-3,
     4-7 and 8-11 of 12, each from a 4 x 12 block of distances, average to the loss of the whole batch, gradient

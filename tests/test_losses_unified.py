@@ -126,15 +126,24 @@ def test_total_backpropagates_into_features_logits_and_attribute_logits():
 
 
 def test_build_from_config_reads_every_loss_key():
+    """Every key set to a value that is not UnifiedLoss's default, so a key left unread shows."""
     cfg = get_default_config()
-    cfg.loss.softmax.label_smooth = False
-    cfg.loss.triplet.margin = 0.5
-    cfg.loss.aitl.selection = "feature"
-    cfg.loss.aitl.average_triplets = True
-    cfg.loss.attribute.weight = 0.25
+    cfg.merge_from_list([
+        "loss.softmax.label_smooth", False, "loss.triplet.margin", 0.5, "loss.triplet.distance", "euclidean",
+        "loss.triplet.weight_t", 0.7, "loss.triplet.weight_x", 0.6, "loss.aitl.enabled", False, "loss.aitl.weight", 0.4,
+        "loss.aitl.margin", 0.2, "loss.aitl.selection", "feature", "loss.aitl.distance", "euclidean",
+        "loss.aitl.attribute_distance", "euclidean", "loss.aitl.attribute_input", "logits", "loss.aitl.include_anchor", True,
+        "loss.aitl.average_triplets", True, "loss.attribute.enabled", False, "loss.attribute.weight", 0.25,
+        "loss.attribute.type", "bce",
+    ])
     loss = build_unified_loss(cfg, TINY)
-    read = (loss.label_smooth, loss.triplet_margin, loss.aitl_selection, loss.average_triplets, loss.attribute_weight)
-    assert read == (0.0, 0.5, "feature", True, 0.25)
+    expected = dict(
+        label_smooth=0.0, triplet_margin=0.5, triplet_distance="euclidean", weight_t=0.7, weight_x=0.6, aitl_enabled=False,
+        aitl_weight=0.4, aitl_margin=0.2, aitl_selection="feature", aitl_distance="euclidean", attribute_distance="euclidean",
+        attribute_input="logits", include_anchor=True, average_triplets=True, attribute_enabled=False, attribute_weight=0.25,
+        attribute_form="bce",
+    )
+    assert {name: getattr(loss, name) for name in expected} == expected and loss.schema is TINY
     assert build_unified_loss(get_default_config(), TINY).label_smooth == 0.1
 
 
