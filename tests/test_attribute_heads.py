@@ -80,6 +80,19 @@ def test_prior_logits_reproduce_the_frequencies():
     assert torch.sigmoid(prior_logits(attrs, TINY, "id_irrelevant", "bce")).tolist() == pytest.approx([0.75, 0.25], abs=1e-6)
 
 
+def test_prior_logits_stay_finite_for_classes_never_or_always_seen():
+    """Frequencies are kept in [1e-6, 1 - 1e-6]: colour labelled once (class 1; class 2, the last, never seen), bag always 1."""
+    attrs = torch.tensor([[1, 1, -1], [-1, 1, -1]])
+    lo, hi = 1e-6, 1 - 1e-6
+    p = [lo, hi, lo, lo, hi]  # colour's three classes, then bag's two
+    softmax = prior_logits(attrs, TINY, "id_relevant", "softmax")
+    assert softmax.tolist() == pytest.approx([math.log(v) for v in p], rel=1e-6)
+    bce = prior_logits(attrs, TINY, "id_relevant", "bce")
+    assert bce.tolist() == pytest.approx([math.log(v / (1 - v)) for v in p], rel=1e-6)
+    relevant_only = AttributeSchema("rel", ("color", "bag"), (3, 2), ("id_relevant", "id_relevant"), ("p", "c", "t"))
+    assert prior_logits(attrs[:, :2], relevant_only, "id_irrelevant").shape == (0,)  # a group without attributes
+
+
 def test_attribute_stream_head_switch():
     released = AttributeStream(8, (2, 1), 5, head_bn=False)
     learning = AttributeStream(8, (2, 1), 5, head_bn=True)

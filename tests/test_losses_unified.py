@@ -55,6 +55,11 @@ def test_attribute_input_logits_uses_raw_logits_for_selection():
                            include_anchor=True)(out, PIDS, ATTRS)
     expected = aitl_loss(out.features, PIDS, out.attr_logits["id_irrelevant"], 0.0, "euclidean", True)
     assert terms["loss_aitl_id_irrelevant"] == expected
+    logits = out.attr_logits["id_relevant"]
+    probabilities = torch.cat([logits[:, block].softmax(1) for _, block in TINY.blocks("id_relevant")], 1)
+    expected = aitl_loss(out.features, PIDS, logits, 0.0, "euclidean", True)
+    assert terms["loss_aitl_id_relevant"] == expected
+    assert expected != aitl_loss(out.features, PIDS, probabilities, 0.0, "euclidean", True)  # probabilities choose others here
 
 
 def test_the_attribute_distance_chooses_the_positives_and_the_feature_distance_measures_them():
