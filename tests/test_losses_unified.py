@@ -112,8 +112,11 @@ def test_disabled_terms_are_absent():
 def test_aitl_by_attribute_without_attribute_logits_names_the_config_keys():
     with pytest.raises(ValueError, match=r"loss\.aitl\.selection='attribute'.*model\.asta\.id_relevant_stream"):
         UnifiedLoss(TINY, attribute_enabled=False)(_output(streams=()), PIDS)
-    with pytest.raises(ValueError, match=r"loss\.attribute\.enabled=False"):
+    with pytest.raises(ValueError, match=r"^loss\.attribute\.enabled=True, but the model returned no attr_logits; set "
+                                         r"loss\.attribute\.enabled=False for a model without attribute streams\.$"):
         UnifiedLoss(TINY, aitl_selection="feature")(_output(streams=()), PIDS, ATTRS)
+    with pytest.raises(ValueError, match=r"^loss\.attribute\.enabled=True needs the batch's attribute labels \(attrs\), got None$"):
+        UnifiedLoss(TINY, aitl_selection="feature")(_output(), PIDS)
 
 
 def test_single_stream_model_gets_one_aitl_term():
@@ -159,6 +162,15 @@ def test_bad_switch_values_raise():
         UnifiedLoss(TINY, attribute_input="probs")
     with pytest.raises(ValueError, match="unknown distance"):
         UnifiedLoss(TINY, triplet_distance="l2")
+
+
+def test_bce_form_selects_aitl_positives_by_per_unit_sigmoid():
+    out = _output(seed=1)  # a case where per-unit sigmoids and per-attribute softmaxes choose different positives
+    _, terms = UnifiedLoss(TINY, attribute_form="bce")(out, PIDS, ATTRS)
+    logits = out.attr_logits["id_relevant"]
+    assert terms["loss_aitl_id_relevant"] == aitl_loss(out.features, PIDS, torch.sigmoid(logits))
+    probs = torch.cat([logits[:, :3].softmax(1), logits[:, 3:].softmax(1)], 1)
+    assert terms["loss_aitl_id_relevant"] != aitl_loss(out.features, PIDS, probs)
 
 
 def test_softmax_form_selects_aitl_positives_by_per_attribute_class_probabilities():
