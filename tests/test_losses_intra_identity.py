@@ -251,8 +251,9 @@ def test_selection_agreement_hand_case_with_ties_and_uninformative_anchors():
 
 
 def test_selection_agreement_counts_tied_far_candidates_as_uninformative_unless_the_anchor_is_one():
-    # one identity, true distances: anchor 0 -> 1 and 2 both 0.5 (tied, nonzero), anchor 1 -> 2 farthest, anchor 2 -> 1
-    true = torch.tensor([[0.0, 0.5, 0.5], [0.5, 0.0, 1.0], [0.5, 1.0, 0.0]], dtype=torch.float64)
+    # one identity, true distances: anchor 0 -> 1 and 2 both 0.5 (tied, nonzero, above anchor 1's 0.25 to 0),
+    # anchor 1 -> 2 farthest, anchor 2 -> 1 farthest
+    true = torch.tensor([[0.0, 0.5, 0.5], [0.25, 0.0, 1.0], [0.5, 1.0, 0.0]], dtype=torch.float64)
     pids = torch.tensor([0, 0, 0])
     # predicted: anchor 0 sees all at 0 (far = its first candidate), anchor 1 picks 2 (right), anchor 2 picks 0 (wrong)
     predicted = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
