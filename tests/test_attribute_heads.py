@@ -53,6 +53,13 @@ def test_softmax_form_hand_case_and_missing_labels_do_not_count():
     assert logits.grad[0, 2] < 0 and logits.grad[1, 4] < 0  # the true class is pushed up
 
 
+def test_softmax_form_with_a_single_label_is_its_cross_entropy():
+    # only bag of row 0 is annotated (class 0) with logits (ln 3, 0): -ln(3/4), not halved
+    logits = torch.tensor([[0.0, 0.0, 0.0, math.log(3), 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    loss = attribute_loss({"id_relevant": logits}, torch.tensor([[-1, 0, -1], [-1, -1, -1]]), TINY, "softmax")
+    assert loss.item() == pytest.approx(-math.log(0.75), abs=1e-6)
+
+
 def test_unknown_form_is_named():
     with pytest.raises(ValueError, match="loss.attribute.type must be one of"):
         attribute_loss({"id_irrelevant": torch.zeros(1, 2)}, torch.tensor([[0, 0, 0]]), TINY, "focal")

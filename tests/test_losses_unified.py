@@ -102,6 +102,53 @@ def test_feature_selection_gives_one_itl_term():
     _, terms = UnifiedLoss(TINY, aitl_selection="feature")(out, PIDS, ATTRS)
     assert "loss_itl" in terms and not any(k.startswith("loss_aitl") for k in terms)
     assert terms["loss_itl"] == itl_loss(out.features, PIDS)
+    total, terms = UnifiedLoss(TINY, aitl_selection="feature", aitl_distance="euclidean", attribute_enabled=False)(out, PIDS)
+    assert terms["loss_itl"] == itl_loss(out.features, PIDS, distance="euclidean") != itl_loss(out.features, PIDS)
+    assert total.item() == pytest.approx((terms["loss_x"] + terms["loss_t"] + terms["loss_itl"]).item(), abs=1e-6)  # counted
+
+
+def test_label_smoothing_off_is_torchs_plain_cross_entropy():
+    out = _output()
+    _, terms = UnifiedLoss(TINY, label_smooth=0.0, aitl_enabled=False, attribute_enabled=False)(out, PIDS)
+    assert terms["loss_x"].item() == pytest.approx(torch.nn.functional.cross_entropy(out.logits, PIDS).item(), abs=1e-6)
+
+
+def test_an_unknown_attribute_stream_is_named():
+    out = _output(streams=("id_relevant",))
+    out.attr_logits["colour"] = out.attr_logits["id_relevant"]
+    with pytest.raises(ValueError, match=r"^attr_logits has unknown stream\(s\) \['colour'\], expected names from "
+                                         r"\('id_relevant', 'id_irrelevant'\)$"):
+        UnifiedLoss(TINY)(out, PIDS, ATTRS)
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_under_torchrun_each_process_ranks_its_rows_against_the_global_batch(monkeypatch, processes):
+    """Simulated processes (their collectives replaced by slices of one global batch): each process's batch-hard term
+    has its own rows as anchors and every row as a candidate, and their mean is the term of the global batch."""
+    from aitl_reid.losses import unified
+
+    gen = torch.Generator().manual_seed(3)
+    features, pids = torch.randn(12, 8, generator=gen, dtype=torch.float64), torch.arange(6).repeat_interleave(2)
+    n = 12 // processes
+    loss = UnifiedLoss(TINY, triplet_margin=0.5, triplet_distance="euclidean", aitl_enabled=False, attribute_enabled=False)
+
+    def output(rows):
+        return ReIDOutput(logits=torch.zeros(len(pids[rows]), 6), features=features[rows], embedding=features[rows], attr_logits={})
+
+    whole = batch_hard_triplet_loss(features, pids, 0.5, "euclidean")
+    assert loss.unweighted_terms(output(slice(None)), pids)["loss_t"] == whole  # one process
+    per_process = []
+    for me in range(processes):
+        rows = slice(me * n, (me + 1) * n)
+        gather = lambda local, full, rows=rows: torch.cat([full[:rows.start], local, full[rows.stop:]])  # noqa: E731
+        monkeypatch.setattr(unified.distributed, "world_size", lambda: processes)
+        monkeypatch.setattr(unified.distributed, "rank", lambda me=me: me)
+        monkeypatch.setattr(unified.distributed, "all_gather_with_grad", lambda x, gather=gather: gather(x, features))
+        monkeypatch.setattr(unified.distributed, "all_gather_tensor", lambda x, gather=gather: gather(x, pids))
+        per_process.append(loss.unweighted_terms(output(rows), pids[rows])["loss_t"])
+        assert per_process[-1] == batch_hard_triplet_loss(features, pids, 0.5, "euclidean", anchors=rows)
+    assert len(set(value.item() for value in per_process)) == processes  # the processes' terms differ...
+    assert (sum(per_process) / processes).item() == pytest.approx(whole.item(), rel=1e-12)  # ...and average to the whole
 
 
 def test_disabled_terms_are_absent():
@@ -110,7 +157,10 @@ def test_disabled_terms_are_absent():
 
 
 def test_aitl_by_attribute_without_attribute_logits_names_the_config_keys():
-    with pytest.raises(ValueError, match=r"loss\.aitl\.selection='attribute'.*model\.asta\.id_relevant_stream"):
+    with pytest.raises(ValueError, match=r"^loss\.aitl\.selection='attribute' needs attribute predictions, but the model returned no "
+                                         r"attr_logits\. Use a model with an attribute stream \(model\.asta\.id_relevant_stream / "
+                                         r"model\.asta\.id_irrelevant_stream\), or set loss\.aitl\.selection to 'annotated' \(oracle\) "
+                                         r"or 'feature' \(ITL\), or loss\.aitl\.enabled=False\.$"):
         UnifiedLoss(TINY, attribute_enabled=False)(_output(streams=()), PIDS)
     with pytest.raises(ValueError, match=r"^loss\.attribute\.enabled=True, but the model returned no attr_logits; set "
                                          r"loss\.attribute\.enabled=False for a model without attribute streams\.$"):
@@ -211,7 +261,7 @@ def test_annotated_selection_runs_without_attribute_streams_and_needs_labels():
     out = _output(streams=())
     _, terms = UnifiedLoss(TINY, aitl_selection="annotated", attribute_enabled=False)(out, PIDS, ATTRS)
     assert {"loss_aitl_id_relevant", "loss_aitl_id_irrelevant"} <= set(terms)
-    with pytest.raises(ValueError, match="'annotated' needs the batch's attribute labels"):
+    with pytest.raises(ValueError, match=r"^loss\.aitl\.selection='annotated' needs the batch's attribute labels \(attrs\), got None$"):
         UnifiedLoss(TINY, aitl_selection="annotated", attribute_enabled=False)(out, PIDS, None)
 
 
