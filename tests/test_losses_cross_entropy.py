@@ -42,6 +42,12 @@ def test_logits_and_labels_of_the_wrong_shape_are_refused_by_name():
             cross_entropy_label_smooth(torch.zeros(2, 4), pids)
 
 
+@pytest.mark.parametrize("epsilon", [1.0, 1.5, -0.1])
+def test_label_smoothing_epsilon_outside_0_to_1_is_refused(epsilon):
+    with pytest.raises(ValueError, match="^" + re.escape(f"label smoothing epsilon must be in [0, 1), got {epsilon}") + "$"):
+        cross_entropy_label_smooth(torch.zeros(2, 4), torch.tensor([1, 2]), epsilon)
+
+
 def test_out_of_range_label_raises_clear_error():
     with pytest.raises(ValueError, match=r"identity labels must lie in \[0, 3\]"):
         cross_entropy_label_smooth(torch.zeros(2, 4), torch.tensor([1, 4]))

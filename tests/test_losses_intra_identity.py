@@ -264,3 +264,18 @@ def test_selection_agreement_counts_tied_far_candidates_as_uninformative_unless_
     # chance 2/3 for anchor 0 (1 and 2 of 0, 1, 2), 1/3 for the others
     agree, chance, anchors = selection_agreement(predicted, true, pids, include_anchor=True)
     assert (agree.item(), anchors.item()) == (1, 3) and chance.item() == pytest.approx(2 / 3 + 1 / 3 + 1 / 3)
+
+
+def test_itl_margin_is_added_once_per_counted_anchor():
+    """ITL picks the far positive by feature distance, so no term is clipped: the 4 anchors of identity 0 count
+    (identity 1 has two tracklets, identity 2 one), and a margin m adds 4 m / 7."""
+    features, pids, _ = _case()
+    assert (itl_loss(features, pids, margin=0.5) - itl_loss(features, pids)).item() == pytest.approx(0.5 * 4 / 7, abs=1e-6)
+
+
+def test_candidates_leave_out_the_anchor_by_default():
+    from aitl_reid.losses.intra_identity import candidate_masks
+
+    others, candidates = candidate_masks(torch.tensor([0, 0, 1]))
+    assert others.tolist() == [[False, True, False], [True, False, False], [False, False, False]]
+    assert torch.equal(candidates, others)
