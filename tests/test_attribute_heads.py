@@ -53,6 +53,13 @@ def test_softmax_form_hand_case_and_missing_labels_do_not_count():
     assert logits.grad[0, 2] < 0 and logits.grad[1, 4] < 0  # the true class is pushed up
 
 
+def test_softmax_form_with_a_single_label_is_its_cross_entropy():
+    # only bag of row 0 is annotated (class 0) with logits (ln 3, 0): -ln(3/4), not halved
+    logits = torch.tensor([[0.0, 0.0, 0.0, math.log(3), 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
+    loss = attribute_loss({"id_relevant": logits}, torch.tensor([[-1, 0, -1], [-1, -1, -1]]), TINY, "softmax")
+    assert loss.item() == pytest.approx(-math.log(0.75), abs=1e-6)
+
+
 def test_unknown_form_is_named():
     with pytest.raises(ValueError, match="loss.attribute.type must be one of"):
         attribute_loss({"id_irrelevant": torch.zeros(1, 2)}, torch.tensor([[0, 0, 0]]), TINY, "focal")
@@ -78,6 +85,19 @@ def test_prior_logits_reproduce_the_frequencies():
     softmax = prior_logits(attrs, TINY, "id_relevant", "softmax")
     assert softmax[:3].softmax(0).tolist() == pytest.approx([0.5, 0.25, 0.25], abs=1e-6)
     assert torch.sigmoid(prior_logits(attrs, TINY, "id_irrelevant", "bce")).tolist() == pytest.approx([0.75, 0.25], abs=1e-6)
+
+
+def test_prior_logits_stay_finite_for_classes_never_or_always_seen():
+    """Frequencies are kept in [1e-6, 1 - 1e-6]: colour labelled once (class 1; class 2, the last, never seen), bag always 1."""
+    attrs = torch.tensor([[1, 1, -1], [-1, 1, -1]])
+    lo, hi = 1e-6, 1 - 1e-6
+    p = [lo, hi, lo, lo, hi]  # colour's three classes, then bag's two
+    softmax = prior_logits(attrs, TINY, "id_relevant", "softmax")
+    assert softmax.tolist() == pytest.approx([math.log(v) for v in p], rel=1e-6)
+    bce = prior_logits(attrs, TINY, "id_relevant", "bce")
+    assert bce.tolist() == pytest.approx([math.log(v / (1 - v)) for v in p], rel=1e-6)
+    relevant_only = AttributeSchema("rel", ("color", "bag"), (3, 2), ("id_relevant", "id_relevant"), ("p", "c", "t"))
+    assert prior_logits(attrs[:, :2], relevant_only, "id_irrelevant").shape == (0,)  # a group without attributes
 
 
 def test_attribute_stream_head_switch():

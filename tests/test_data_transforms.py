@@ -95,6 +95,34 @@ def test_erase_boxes_lie_within_the_frame_whatever_the_leading_dimensions():
         assert max(top + h for top, _, h, _ in boxes) > 8  # the height is the frame's, not another dimension
 
 
+def test_erase_boxes_are_strictly_smaller_than_the_frame_as_torchreids():
+    """torchreid's RandomErasing keeps a box only if ``h < H and w < W``; on a frame 2 pixels wide (or high) a box as
+    wide as the frame would otherwise be drawn in about half the tries."""
+    torch.manual_seed(5)
+    for shape, (height, width) in (((3, 40, 2), (40, 2)), ((3, 2, 40), (2, 40))):
+        boxes = [box for box in (draw_erase_box(shape) for _ in range(200)) if box != NO_ERASE]
+        assert len(boxes) > 50
+        assert all(0 < h < height and 0 < w < width for _, _, h, w in boxes)
+
+
+def test_a_box_one_pixel_high_or_wide_is_erased():
+    for box in ((1, 2, 1, 3), (1, 2, 3, 1)):
+        clip = torch.zeros(2, 3, 8, 6)
+        erase_in_place(clip, box)
+        top, left, h, w = box
+        expected = torch.zeros(2, 3, 8, 6)
+        for channel, value in enumerate(ERASE_FILL):
+            expected[:, channel, top:top + h, left:left + w] = value
+        assert torch.equal(clip, expected)
+
+
+def test_erasing_a_float64_clip_writes_the_fill_values_exactly():
+    """The fill is made in the clip's dtype: 0.4914 in float64, not float32's 0.49140000343..."""
+    clip = torch.zeros(1, 3, 4, 4, dtype=torch.float64)
+    erase_in_place(clip, (0, 0, 2, 2))
+    assert [clip[0, c, 0, 0].item() for c in range(3)] == list(ERASE_FILL)
+
+
 def test_train_transform_without_augmentations_normalises_as_the_test_one():
     mean, std = (0.5, 0.25, 0.0), (0.25, 0.5, 1.0)
     train, test = build_clip_transforms(8, 4, transforms=(), norm_mean=mean, norm_std=std)
@@ -144,8 +172,22 @@ def test_frames_of_different_sizes_are_each_resized_to_the_target_keeping_their_
 
 
 def test_unknown_transform_name_lists_the_available_ones():
-    with pytest.raises(ValueError, match=r"data.transforms: unknown transform\(s\) \['random_crop'\]; available"):
+    with pytest.raises(ValueError, match=r"data.transforms: unknown transform\(s\) \['random_crop'\]; available: "
+                                         r"\['pad_crop', 'random_flip', 'random_erase'\] \(resizing and normalisation always apply\)$"):
         ClipTransform(16, 8, ["random_flip", "random_crop"])
+
+
+def test_one_augmentation_may_be_named_by_a_plain_string():
+    """``"random_flip"`` is that one augmentation, not the letters r, a, n, ..."""
+    torch.manual_seed(0)
+    clip = textured_clip()
+    outs = [ClipTransform(16, 8, "Random_Flip", **IDENTITY_NORM)(clip) for _ in range(20)]
+    mirrored = clip.flip(-1).float() / 255.0
+    assert any(torch.equal(out, mirrored) for out in outs) and any(torch.equal(out, clip.float() / 255.0) for out in outs)
+
+
+def test_repr_names_the_size_and_the_augmentations_in_lower_case():
+    assert repr(ClipTransform(16, 8, ["Random_Flip", "pad_crop"])) == "ClipTransform(16x8, augmentations=['random_flip', 'pad_crop'])"
 
 
 def uniform_clip(values, height: int = 32, width: int = 16) -> torch.Tensor:
@@ -174,6 +216,15 @@ def test_a_clip_transform_keeps_its_uint8_preparation_when_passed_as_a_clip_tran
     per_frame = as_clip_transform(torchreid_test).prepare(uniform_clip((51, 204)))
     assert per_frame.clip.dtype == torch.float32  # finished already: nothing left to erase
     assert per_frame.erase.dtype == torch.long and per_frame.erase.tolist() == list(NO_ERASE)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_finishing_on_cuda_gives_the_cpu_result():
+    """The normalisation statistics follow the clips to the GPU (a CPU mean would be refused there)."""
+    transform = ClipTransform(16, 8, norm_mean=(0.5, 0.25, 0.0), norm_std=(0.25, 0.5, 1.0))
+    clips, boxes = textured_clip().expand(2, -1, -1, -1, -1), torch.tensor([[1, 2, 3, 4], list(NO_ERASE)])
+    on_gpu = transform.finish(clips.cuda(), boxes.cuda())
+    assert on_gpu.is_cuda and torch.equal(on_gpu.cpu(), transform.finish(clips, boxes))
 
 
 def test_normalisation_stats_are_copied_to_a_device_once_and_not_sent_to_workers():

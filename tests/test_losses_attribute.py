@@ -66,7 +66,7 @@ def test_wrong_shapes_and_streams_raise_clear_errors():
         attribute_loss({"id_relevant": torch.zeros(2, 5)}, attrs[:, :2], TINY)
     with pytest.raises(ValueError, match="unknown attribute stream 'colour'"):
         attribute_loss({"colour": torch.zeros(2, 5)}, attrs, TINY)
-    with pytest.raises(ValueError, match="at least one attribute stream"):
+    with pytest.raises(ValueError, match=r"^attribute_loss needs at least one attribute stream's logits, got none$"):
         attribute_loss({}, attrs, TINY)
 
 
@@ -81,3 +81,18 @@ def test_a_groups_labels_are_a_view_where_its_columns_are_side_by_side_and_gathe
                             ("p", "c", "t"))
     assert group_labels(attrs, apart, "id_relevant").tolist() == [[0, 1], [2, 0]]
     assert group_labels(attrs, apart, "id_irrelevant").tolist() == [[1], [0]]
+    irrelevant = group_labels(attrs, TINY, "id_irrelevant")  # column 2: a slice too, not from column 0
+    assert irrelevant.tolist() == [[1], [0]] and irrelevant.untyped_storage().data_ptr() == attrs.untyped_storage().data_ptr()
+    relevant_only = AttributeSchema("rel", ("color", "bag"), (3, 2), ("id_relevant", "id_relevant"), ("p", "c", "t"))
+    assert group_labels(attrs[:, :2], relevant_only, "id_irrelevant").shape == (2, 0)  # a group without attributes
+
+
+def test_float64_logits_give_the_bce_written_out_in_float64():
+    """Float64 stays float64 (targets are made in the logits' dtype): the masked mean of -t log s - (1 - t) log(1 - s)."""
+    logits = torch.tensor([[0.3, -1.2, 2.0, 0.7, -0.4], [1.1, 0.2, -0.9, -2.0, 0.5]], dtype=torch.float64)
+    attrs = torch.tensor([[2, 0, 1], [-1, 1, 0]])  # row 1: color missing, bag = 1
+    targets = [[0, 0, 1, 1, 0], [None, None, None, 0, 1]]
+    terms = [-math.log(1 / (1 + math.exp(-x))) if t else -math.log(1 - 1 / (1 + math.exp(-x)))
+             for row_x, row_t in zip(logits.tolist(), targets) for x, t in zip(row_x, row_t) if t is not None]
+    loss = attribute_loss({"id_relevant": logits}, attrs, TINY, "bce")
+    assert loss.dtype == torch.float64 and loss.item() == pytest.approx(sum(terms) / len(terms), rel=1e-12)

@@ -1,5 +1,6 @@
 """Label-smoothed identity cross-entropy against a hand value and torchreid's CrossEntropyLoss."""
 import math
+import re
 
 import pytest
 import torch
@@ -27,7 +28,24 @@ def test_matches_torchreid_crossentropyloss():
     pids = torch.tensor([0, 3, 3, 9, 2, 7])
     ref = _torchreid.losses.CrossEntropyLoss(num_classes=10, eps=0.1, use_gpu=False, label_smooth=True)(logits, pids)
     assert cross_entropy_label_smooth(logits, pids, 0.1).item() == pytest.approx(ref.item(), abs=1e-6)
-    assert CrossEntropyLabelSmooth(0.1)(logits, pids).item() == pytest.approx(ref.item(), abs=1e-6)
+    assert CrossEntropyLabelSmooth()(logits, pids).item() == pytest.approx(ref.item(), abs=1e-6)  # the paper's 0.1 by default
+    ref_03 = _torchreid.losses.CrossEntropyLoss(num_classes=10, eps=0.3, use_gpu=False, label_smooth=True)(logits, pids)
+    assert CrossEntropyLabelSmooth(0.3)(logits, pids).item() == pytest.approx(ref_03.item(), abs=1e-6)
+    assert abs(ref_03.item() - ref.item()) > 0.02  # 0.04 apart: the tolerance tells them apart
+
+
+def test_logits_and_labels_of_the_wrong_shape_are_refused_by_name():
+    with pytest.raises(ValueError, match=r"^logits must be 2-D \[B, num_classes\], got shape \(4,\)$"):
+        cross_entropy_label_smooth(torch.zeros(4), torch.tensor([1]))
+    for pids, shape in ((torch.tensor([1, 2, 0]), "(3,)"), (torch.tensor([[1], [2]]), "(2, 1)")):
+        with pytest.raises(ValueError, match="^" + re.escape(f"pids must be 1-D with 2 entries, got shape {shape}") + "$"):
+            cross_entropy_label_smooth(torch.zeros(2, 4), pids)
+
+
+@pytest.mark.parametrize("epsilon", [1.0, 1.5, -0.1])
+def test_label_smoothing_epsilon_outside_0_to_1_is_refused(epsilon):
+    with pytest.raises(ValueError, match="^" + re.escape(f"label smoothing epsilon must be in [0, 1), got {epsilon}") + "$"):
+        cross_entropy_label_smooth(torch.zeros(2, 4), torch.tensor([1, 2]), epsilon)
 
 
 def test_out_of_range_label_raises_clear_error():

@@ -190,6 +190,21 @@ def test_modules_match_functions():
     features, pids, attributes = _case()
     assert AITLLoss(0.1, "cosine", True)(features, pids, attributes) == aitl_loss(features, pids, attributes, 0.1, "cosine", True)
     assert ITLLoss(0.1)(features, pids) == itl_loss(features, pids, 0.1)
+    # every setting passed on: euclidean attribute distance under cosine features (attribute vectors of
+    # different lengths, which only the euclidean distance sees), euclidean ITL
+    gen = torch.Generator().manual_seed(0)
+    attributes = torch.rand(7, 3, generator=gen) * torch.tensor([0.2, 1.0, 3.0, 0.5, 1.0, 2.0, 1.0]).unsqueeze(1)
+    aitl = AITLLoss(0.1, "cosine", attribute_distance="euclidean")(features, pids, attributes)
+    assert aitl == aitl_loss(features, pids, attributes, 0.1, "cosine", attribute_distance="euclidean")
+    assert aitl != aitl_loss(features, pids, attributes, 0.1, "cosine")  # the case tells the two apart
+    assert ITLLoss(0.1, "euclidean")(features, pids) == itl_loss(features, pids, 0.1, "euclidean") != itl_loss(features, pids, 0.1)
+
+
+def test_modules_default_to_the_papers_settings():
+    """Eq. 2-3: no margin, cosine distances, positives among the other tracklets, attribute distance = feature distance."""
+    aitl, itl = AITLLoss(), ITLLoss()
+    assert (aitl.margin, aitl.distance, aitl.include_anchor, aitl.attribute_distance) == (0.0, "cosine", False, "")
+    assert (itl.margin, itl.distance) == (0.0, "cosine")
 
 
 def test_bad_inputs_raise_clear_errors():
@@ -216,6 +231,8 @@ def test_true_attribute_distance_counts_differing_labels_over_those_annotated_in
     dist = true_attribute_distance(labels)
     assert dist[0, 1].item() == pytest.approx(1 / 2)  # columns 0 and 1 annotated in both; column 1 differs
     assert dist[0, 0].item() == 0.0 and dist[0, 2].item() == 0.0  # nothing in common: 0, never NaN
+    one_in_common = true_attribute_distance(torch.tensor([[0, -1], [1, 5]]))
+    assert one_in_common[0, 1].item() == 1.0  # the one attribute annotated in both differs: all of them
 
 
 def test_selection_agreement_hand_case_with_ties_and_uninformative_anchors():
@@ -231,3 +248,34 @@ def test_selection_agreement_hand_case_with_ties_and_uninformative_anchors():
     agree, chance, anchors = selection_agreement(predicted, true, pids)
     assert (agree, anchors) == (3.0, 4.0)
     assert chance == pytest.approx(4 * (2 / 3))  # each informative anchor: 2 of its 3 candidates are truly farthest
+
+
+def test_selection_agreement_counts_tied_far_candidates_as_uninformative_unless_the_anchor_is_one():
+    # one identity, true distances: anchor 0 -> 1 and 2 both 0.5 (tied, nonzero, above anchor 1's 0.25 to 0),
+    # anchor 1 -> 2 farthest, anchor 2 -> 1 farthest
+    true = torch.tensor([[0.0, 0.5, 0.5], [0.25, 0.0, 1.0], [0.5, 1.0, 0.0]], dtype=torch.float64)
+    pids = torch.tensor([0, 0, 0])
+    # predicted: anchor 0 sees all at 0 (far = its first candidate), anchor 1 picks 2 (right), anchor 2 picks 0 (wrong)
+    predicted = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    # without the anchor: anchor 0's candidates are tied, so only anchors 1 and 2 count, 1 of 2 farthest each
+    agree, chance, anchors = selection_agreement(predicted, true, pids)
+    assert (agree.item(), anchors.item()) == (1, 2) and chance.item() == pytest.approx(1 / 2 + 1 / 2)
+    # with it (released code): anchor 0 compares itself (0) with 1 and 2 (0.5) and picks itself, the nearest: wrong;
+    # chance 2/3 for anchor 0 (1 and 2 of 0, 1, 2), 1/3 for the others
+    agree, chance, anchors = selection_agreement(predicted, true, pids, include_anchor=True)
+    assert (agree.item(), anchors.item()) == (1, 3) and chance.item() == pytest.approx(2 / 3 + 1 / 3 + 1 / 3)
+
+
+def test_itl_margin_is_added_once_per_counted_anchor():
+    """ITL picks the far positive by feature distance, so no term is clipped: the 4 anchors of identity 0 count
+    (identity 1 has two tracklets, identity 2 one), and a margin m adds 4 m / 7."""
+    features, pids, _ = _case()
+    assert (itl_loss(features, pids, margin=0.5) - itl_loss(features, pids)).item() == pytest.approx(0.5 * 4 / 7, abs=1e-6)
+
+
+def test_candidates_leave_out_the_anchor_by_default():
+    from aitl_reid.losses.intra_identity import candidate_masks
+
+    others, candidates = candidate_masks(torch.tensor([0, 0, 1]))
+    assert others.tolist() == [[False, True, False], [True, False, False], [False, False, False]]
+    assert torch.equal(candidates, others)

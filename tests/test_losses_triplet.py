@@ -70,6 +70,11 @@ def test_module_matches_function():
     assert BatchHardTripletLoss(0.5, "euclidean")(feats, pids) == batch_hard_triplet_loss(feats, pids, 0.5, "euclidean")
 
 
+def test_module_defaults_to_the_papers_margin_and_cosine_distance():
+    loss = BatchHardTripletLoss()
+    assert (loss.margin, loss.distance) == (0.3, "cosine")
+
+
 def test_anchors_of_one_process_compute_only_their_rows_and_three_processes_make_the_whole_loss(monkeypatch):
     """Under torchrun each process's anchors are its rows of the global batch: three processes' losses over rows 0-3,
     4-7 and 8-11 of 12, each from a 4 x 12 block of distances, average to the loss of the whole batch, gradient
@@ -109,3 +114,34 @@ def test_distance_rows_are_the_rows_of_the_square_with_zero_to_themselves():
         assert torch.equal(pairwise_distance(feats, kind, slice(2, 5))[[0, 1, 2], [2, 3, 4]], torch.zeros(3, dtype=torch.float64))
     with pytest.raises(ValueError, match="consecutive rows"):
         pairwise_distance(feats, "cosine", slice(0, 6, 2))
+
+
+def test_a_single_anchor_row_gives_that_anchors_term():
+    """One anchor (a process holding one row under torchrun): hand values with cosine distance, margin 0.3."""
+    feats = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0], [-1.0, 0.0]])
+    pids = torch.tensor([0, 0, 1, 1])
+    # anchor 0: hardest positive 1 - 0.6 = 0.4, hardest negative 1 - 0 = 1 -> relu(0.4 - 1 + 0.3) = 0
+    # anchor 1: hardest positive 0.4, hardest negative 1 - 0.8 = 0.2 -> 0.4 - 0.2 + 0.3 = 0.5
+    assert batch_hard_triplet_loss(feats, pids, 0.3, anchors=slice(1, 2)).item() == pytest.approx(0.5, abs=1e-6)
+    assert batch_hard_triplet_loss(feats, pids, 0.3, anchors=slice(0, 1)).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_features_tensor_of_the_wrong_shape_is_named():
+    with pytest.raises(ValueError, match=r"^features must be 2-D \[N, D\], got shape \(4,\)$"):
+        batch_hard_triplet_loss(torch.zeros(4), torch.tensor([0, 0, 1, 1]))
+    with pytest.raises(ValueError, match=r"^pids must be 1-D with 4 entries \(one per row of features\), got shape \(3,\)$"):
+        batch_hard_triplet_loss(torch.zeros(4, 2), torch.tensor([0, 0, 1]))
+
+
+def test_pairwise_distance_is_cosine_by_default_within_0_and_2_and_refuses_a_1d_tensor():
+    from aitl_reid.losses.distances import pairwise_distance
+
+    x = torch.tensor([[3.0, 4.0], [4.0, 3.0], [-3.0, -4.0]])
+    expected = torch.tensor([[0.0, 1 - 24 / 25, 2.0], [1 - 24 / 25, 0.0, 1 + 24 / 25], [2.0, 1 + 24 / 25, 0.0]])
+    assert torch.allclose(pairwise_distance(x), expected, atol=1e-6)
+    for seed in range(50):  # rounding can put 1 - cos just below 0 or above 2: the distance is clamped to [0, 2]
+        v = torch.randn(1, 7, generator=torch.Generator().manual_seed(seed))
+        dist = pairwise_distance(torch.cat([v, 3 * v, -2 * v]))
+        assert dist.min() >= 0.0 and dist.max() <= 2.0
+    with pytest.raises(ValueError, match=r"^expected a 2-D \[N, D\] tensor, got shape \(3,\)$"):
+        pairwise_distance(torch.zeros(3))

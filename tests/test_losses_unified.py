@@ -55,6 +55,11 @@ def test_attribute_input_logits_uses_raw_logits_for_selection():
                            include_anchor=True)(out, PIDS, ATTRS)
     expected = aitl_loss(out.features, PIDS, out.attr_logits["id_irrelevant"], 0.0, "euclidean", True)
     assert terms["loss_aitl_id_irrelevant"] == expected
+    logits = out.attr_logits["id_relevant"]
+    probabilities = torch.cat([logits[:, block].softmax(1) for _, block in TINY.blocks("id_relevant")], 1)
+    expected = aitl_loss(out.features, PIDS, logits, 0.0, "euclidean", True)
+    assert terms["loss_aitl_id_relevant"] == expected
+    assert expected != aitl_loss(out.features, PIDS, probabilities, 0.0, "euclidean", True)  # probabilities choose others here
 
 
 def test_the_attribute_distance_chooses_the_positives_and_the_feature_distance_measures_them():
@@ -97,6 +102,53 @@ def test_feature_selection_gives_one_itl_term():
     _, terms = UnifiedLoss(TINY, aitl_selection="feature")(out, PIDS, ATTRS)
     assert "loss_itl" in terms and not any(k.startswith("loss_aitl") for k in terms)
     assert terms["loss_itl"] == itl_loss(out.features, PIDS)
+    total, terms = UnifiedLoss(TINY, aitl_selection="feature", aitl_distance="euclidean", attribute_enabled=False)(out, PIDS)
+    assert terms["loss_itl"] == itl_loss(out.features, PIDS, distance="euclidean") != itl_loss(out.features, PIDS)
+    assert total.item() == pytest.approx((terms["loss_x"] + terms["loss_t"] + terms["loss_itl"]).item(), abs=1e-6)  # counted
+
+
+def test_label_smoothing_off_is_torchs_plain_cross_entropy():
+    out = _output()
+    _, terms = UnifiedLoss(TINY, label_smooth=0.0, aitl_enabled=False, attribute_enabled=False)(out, PIDS)
+    assert terms["loss_x"].item() == pytest.approx(torch.nn.functional.cross_entropy(out.logits, PIDS).item(), abs=1e-6)
+
+
+def test_an_unknown_attribute_stream_is_named():
+    out = _output(streams=("id_relevant",))
+    out.attr_logits["colour"] = out.attr_logits["id_relevant"]
+    with pytest.raises(ValueError, match=r"^attr_logits has unknown stream\(s\) \['colour'\], expected names from "
+                                         r"\('id_relevant', 'id_irrelevant'\)$"):
+        UnifiedLoss(TINY)(out, PIDS, ATTRS)
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_under_torchrun_each_process_ranks_its_rows_against_the_global_batch(monkeypatch, processes):
+    """Simulated processes (their collectives replaced by slices of one global batch): each process's batch-hard term
+    has its own rows as anchors and every row as a candidate, and their mean is the term of the global batch."""
+    from aitl_reid.losses import unified
+
+    gen = torch.Generator().manual_seed(3)
+    features, pids = torch.randn(12, 8, generator=gen, dtype=torch.float64), torch.arange(6).repeat_interleave(2)
+    n = 12 // processes
+    loss = UnifiedLoss(TINY, triplet_margin=0.5, triplet_distance="euclidean", aitl_enabled=False, attribute_enabled=False)
+
+    def output(rows):
+        return ReIDOutput(logits=torch.zeros(len(pids[rows]), 6), features=features[rows], embedding=features[rows], attr_logits={})
+
+    whole = batch_hard_triplet_loss(features, pids, 0.5, "euclidean")
+    assert loss.unweighted_terms(output(slice(None)), pids)["loss_t"] == whole  # one process
+    per_process = []
+    for me in range(processes):
+        rows = slice(me * n, (me + 1) * n)
+        gather = lambda local, full, rows=rows: torch.cat([full[:rows.start], local, full[rows.stop:]])  # noqa: E731
+        monkeypatch.setattr(unified.distributed, "world_size", lambda: processes)
+        monkeypatch.setattr(unified.distributed, "rank", lambda me=me: me)
+        monkeypatch.setattr(unified.distributed, "all_gather_with_grad", lambda x, gather=gather: gather(x, features))
+        monkeypatch.setattr(unified.distributed, "all_gather_tensor", lambda x, gather=gather: gather(x, pids))
+        per_process.append(loss.unweighted_terms(output(rows), pids[rows])["loss_t"])
+        assert per_process[-1] == batch_hard_triplet_loss(features, pids, 0.5, "euclidean", anchors=rows)
+    assert len(set(value.item() for value in per_process)) == processes  # the processes' terms differ...
+    assert (sum(per_process) / processes).item() == pytest.approx(whole.item(), rel=1e-12)  # ...and average to the whole
 
 
 def test_disabled_terms_are_absent():
@@ -105,10 +157,16 @@ def test_disabled_terms_are_absent():
 
 
 def test_aitl_by_attribute_without_attribute_logits_names_the_config_keys():
-    with pytest.raises(ValueError, match=r"loss\.aitl\.selection='attribute'.*model\.asta\.id_relevant_stream"):
+    with pytest.raises(ValueError, match=r"^loss\.aitl\.selection='attribute' needs attribute predictions, but the model returned no "
+                                         r"attr_logits\. Use a model with an attribute stream \(model\.asta\.id_relevant_stream / "
+                                         r"model\.asta\.id_irrelevant_stream\), or set loss\.aitl\.selection to 'annotated' \(oracle\) "
+                                         r"or 'feature' \(ITL\), or loss\.aitl\.enabled=False\.$"):
         UnifiedLoss(TINY, attribute_enabled=False)(_output(streams=()), PIDS)
-    with pytest.raises(ValueError, match=r"loss\.attribute\.enabled=False"):
+    with pytest.raises(ValueError, match=r"^loss\.attribute\.enabled=True, but the model returned no attr_logits; set "
+                                         r"loss\.attribute\.enabled=False for a model without attribute streams\.$"):
         UnifiedLoss(TINY, aitl_selection="feature")(_output(streams=()), PIDS, ATTRS)
+    with pytest.raises(ValueError, match=r"^loss\.attribute\.enabled=True needs the batch's attribute labels \(attrs\), got None$"):
+        UnifiedLoss(TINY, aitl_selection="feature")(_output(), PIDS)
 
 
 def test_single_stream_model_gets_one_aitl_term():
@@ -126,15 +184,24 @@ def test_total_backpropagates_into_features_logits_and_attribute_logits():
 
 
 def test_build_from_config_reads_every_loss_key():
+    """Every key set to a value that is not UnifiedLoss's default, so a key left unread shows."""
     cfg = get_default_config()
-    cfg.loss.softmax.label_smooth = False
-    cfg.loss.triplet.margin = 0.5
-    cfg.loss.aitl.selection = "feature"
-    cfg.loss.aitl.average_triplets = True
-    cfg.loss.attribute.weight = 0.25
+    cfg.merge_from_list([
+        "loss.softmax.label_smooth", False, "loss.triplet.margin", 0.5, "loss.triplet.distance", "euclidean",
+        "loss.triplet.weight_t", 0.7, "loss.triplet.weight_x", 0.6, "loss.aitl.enabled", False, "loss.aitl.weight", 0.4,
+        "loss.aitl.margin", 0.2, "loss.aitl.selection", "feature", "loss.aitl.distance", "euclidean",
+        "loss.aitl.attribute_distance", "euclidean", "loss.aitl.attribute_input", "logits", "loss.aitl.include_anchor", True,
+        "loss.aitl.average_triplets", True, "loss.attribute.enabled", False, "loss.attribute.weight", 0.25,
+        "loss.attribute.type", "bce",
+    ])
     loss = build_unified_loss(cfg, TINY)
-    read = (loss.label_smooth, loss.triplet_margin, loss.aitl_selection, loss.average_triplets, loss.attribute_weight)
-    assert read == (0.0, 0.5, "feature", True, 0.25)
+    expected = dict(
+        label_smooth=0.0, triplet_margin=0.5, triplet_distance="euclidean", weight_t=0.7, weight_x=0.6, aitl_enabled=False,
+        aitl_weight=0.4, aitl_margin=0.2, aitl_selection="feature", aitl_distance="euclidean", attribute_distance="euclidean",
+        attribute_input="logits", include_anchor=True, average_triplets=True, attribute_enabled=False, attribute_weight=0.25,
+        attribute_form="bce",
+    )
+    assert {name: getattr(loss, name) for name in expected} == expected and loss.schema is TINY
     assert build_unified_loss(get_default_config(), TINY).label_smooth == 0.1
 
 
@@ -145,6 +212,15 @@ def test_bad_switch_values_raise():
         UnifiedLoss(TINY, attribute_input="probs")
     with pytest.raises(ValueError, match="unknown distance"):
         UnifiedLoss(TINY, triplet_distance="l2")
+
+
+def test_bce_form_selects_aitl_positives_by_per_unit_sigmoid():
+    out = _output(seed=1)  # a case where per-unit sigmoids and per-attribute softmaxes choose different positives
+    _, terms = UnifiedLoss(TINY, attribute_form="bce")(out, PIDS, ATTRS)
+    logits = out.attr_logits["id_relevant"]
+    assert terms["loss_aitl_id_relevant"] == aitl_loss(out.features, PIDS, torch.sigmoid(logits))
+    probs = torch.cat([logits[:, :3].softmax(1), logits[:, 3:].softmax(1)], 1)
+    assert terms["loss_aitl_id_relevant"] != aitl_loss(out.features, PIDS, probs)
 
 
 def test_softmax_form_selects_aitl_positives_by_per_attribute_class_probabilities():
@@ -185,7 +261,7 @@ def test_annotated_selection_runs_without_attribute_streams_and_needs_labels():
     out = _output(streams=())
     _, terms = UnifiedLoss(TINY, aitl_selection="annotated", attribute_enabled=False)(out, PIDS, ATTRS)
     assert {"loss_aitl_id_relevant", "loss_aitl_id_irrelevant"} <= set(terms)
-    with pytest.raises(ValueError, match="'annotated' needs the batch's attribute labels"):
+    with pytest.raises(ValueError, match=r"^loss\.aitl\.selection='annotated' needs the batch's attribute labels \(attrs\), got None$"):
         UnifiedLoss(TINY, aitl_selection="annotated", attribute_enabled=False)(out, PIDS, None)
 
 

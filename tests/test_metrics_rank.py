@@ -1,4 +1,6 @@
 """Vectorised evaluate_rank: hand case, and identical results to torchreid's Python loop."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -83,13 +85,83 @@ def test_max_rank_above_gallery_size_is_capped_with_a_warning():
 
 def test_no_query_with_a_match_raises():
     dist = np.zeros((2, 3), dtype=np.float32)
-    with pytest.raises(ValueError, match="no query identity appears in the gallery"):
+    with pytest.raises(ValueError, match=r"^no query identity appears in the gallery \(after removing same-camera matches\); "
+                                         r"CMC/mAP undefined$"):
         evaluate_rank(dist, np.array([1, 2]), np.array([3, 3, 1]), np.array([0, 0]), np.array([0, 0, 0]), max_rank=3)
 
 
 def test_mismatched_lengths_raise():
     with pytest.raises(ValueError, match="g_pids must be 1-D with 3 entries"):
         evaluate_rank(np.zeros((2, 3)), np.array([1, 2]), np.array([1, 2]), np.array([0, 0]), np.array([0, 0, 0]))
+
+
+def _hand_ids():
+    """Two queries, three gallery items: q_pids, g_pids, q_camids, g_camids."""
+    return {"q_pids": np.array([1, 2]), "g_pids": np.array([1, 2, 3]), "q_camids": np.array([0, 0]), "g_camids": np.array([1, 1, 1])}
+
+
+@pytest.mark.parametrize("name", ["q_pids", "g_pids", "q_camids", "g_camids"])
+def test_each_id_array_of_the_wrong_length_or_type_is_named_in_the_error(name):
+    ids = _hand_ids()
+    n = len(ids[name])
+    with pytest.raises(ValueError, match=rf"^{name} must be 1-D with {n} entries to match distmat \(2, 3\), got shape \({n + 1},\)$"):
+        evaluate_rank(np.zeros((2, 3)), **{**ids, name: np.zeros(n + 1, dtype=int)})
+    with pytest.raises(TypeError, match=rf"^{name} must be a numpy array or a torch tensor, got list$"):
+        evaluate_rank(np.zeros((2, 3)), **{**ids, name: ids[name].tolist()})
+
+
+def test_a_distmat_that_is_not_a_2d_array_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"^distmat must be a numpy array or a torch tensor, got list$"):
+        evaluate_rank([[0.1, 0.2, 0.3]] * 2, **_hand_ids())
+    with pytest.raises(ValueError, match=r"^distmat must be 2-D \[num_query, num_gallery\], got shape \(3,\)$"):
+        evaluate_rank(np.zeros(3), **_hand_ids())
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0)])
+def test_an_empty_distmat_is_refused(shape):
+    ids = {"q_pids": np.zeros(shape[0], dtype=int), "q_camids": np.zeros(shape[0], dtype=int),
+           "g_pids": np.zeros(shape[1], dtype=int), "g_camids": np.ones(shape[1], dtype=int)}
+    with pytest.raises(ValueError, match=rf"^distmat \({shape[0]}, {shape[1]}\) is empty: no query or no gallery item; CMC/mAP undefined$"):
+        evaluate_rank(np.zeros(shape, dtype=np.float32), **ids)
+
+
+def test_max_rank_one_is_rank_1_and_zero_is_refused():
+    dist = np.array([[0.2, 0.1, 0.3], [0.3, 0.1, 0.2]], dtype=np.float32)  # query 0's match (g0) second, query 1's (g1) first
+    cmc, _ = evaluate_rank(dist, **_hand_ids(), max_rank=1)
+    assert cmc.tolist() == [0.5]
+    with pytest.raises(ValueError, match=r"^max_rank must be >= 1, got 0$"):
+        evaluate_rank(dist, **_hand_ids(), max_rank=0)
+
+
+def test_a_one_item_gallery_is_ranked():
+    cmc, mAP = evaluate_rank(np.array([[0.4]], dtype=np.float32), np.array([5]), np.array([5]), np.array([0]), np.array([1]), max_rank=1)
+    assert cmc.tolist() == [1.0] and mAP == 1.0
+
+
+def test_max_rank_defaults_to_torchreids_50_and_a_gallery_of_exactly_max_rank_items_needs_no_warning():
+    case = _random_case(13, 5, 60, 3, 2)
+    assert evaluate_rank(*case)[0].shape == (50,)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert evaluate_rank(*_random_case(13, 5, 20, 3, 2), max_rank=20)[0].shape == (20,)
+
+
+def test_ids_may_mix_numpy_arrays_and_tensors():
+    case = _random_case(14, 20, 100, 8, 2)
+    expected = evaluate_rank(*case, max_rank=5)
+    dist, q_pids, g_pids, q_camids, g_camids = case
+    mixed = evaluate_rank(dist, q_pids, torch.from_numpy(g_pids), torch.from_numpy(q_camids), g_camids, max_rank=5)
+    assert np.array_equal(mixed[0], expected[0]) and mixed[1] == expected[1]
+
+
+def test_a_read_only_distmat_is_ranked_without_a_warning():
+    case = _random_case(15, 10, 50, 5, 2)
+    case[0].setflags(write=False)  # e.g. a memory-mapped .npy file
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cmc, mAP = evaluate_rank(*case, max_rank=5)
+    ref = _torchreid_rank(*case, max_rank=5)
+    assert np.array_equal(cmc, ref[0]) and mAP == pytest.approx(ref[1], abs=1e-12)
 
 
 def _count_sorted_rows(monkeypatch):
@@ -136,6 +208,27 @@ def test_only_rows_where_a_match_ties_another_identity_are_sorted(monkeypatch):
     assert cmc[0] in (pytest.approx(2 / 3), pytest.approx(1 / 3))
 
 
+def test_a_match_tied_only_with_a_non_match_at_the_farthest_match_distance_is_ranked_as_torchreid(monkeypatch):
+    # query 0: g1 (match, 0.1), then g0 (other identity) and g2 (match) both at 0.5: the farthest match's tie
+    sorted_rows = _count_sorted_rows(monkeypatch)
+    dist = np.array([[0.5, 0.1, 0.5]], dtype=np.float32)
+    case = (dist, np.array([1]), np.array([2, 1, 1]), np.array([0]), np.array([1, 1, 1]))
+    ref = _torchreid_rank(*case, 3)
+    cmc, mAP = evaluate_rank(*case, max_rank=3)
+    assert sorted_rows == [1]
+    assert np.array_equal(cmc, ref[0]) and mAP == pytest.approx(ref[1], abs=1e-12)
+
+
+def test_equal_distances_in_different_rows_are_not_ties(monkeypatch):
+    # query 0's match is at 0.3; query 1 has a non-match at 0.3 nearer than its match (0.5): no tie in either row
+    sorted_rows = _count_sorted_rows(monkeypatch)
+    dist = np.array([[0.3, 0.9, 0.9], [0.9, 0.3, 0.5]], dtype=np.float32)
+    case = (dist, np.array([1, 2]), np.array([1, 3, 2]), np.array([0, 0]), np.array([1, 1, 1]))
+    cmc, mAP = evaluate_rank(*case, max_rank=3)
+    assert sorted_rows == []
+    assert cmc.tolist() == [0.5, 1.0, 1.0] and mAP == pytest.approx((1 + 1 / 2) / 2)
+
+
 def test_untied_rows_never_sort(monkeypatch):
     sorted_rows = _count_sorted_rows(monkeypatch)
     case = _random_case(10, 50, 300, 20, 3, dtype=np.float64)
@@ -152,6 +245,15 @@ def test_nan_distances_rank_as_torchreids_sort_puts_them_last():
     dist[3, 40:60] = np.nan
     ref = _torchreid_rank(dist, *case[1:], max_rank=10)
     cmc, mAP = evaluate_rank(dist, *case[1:], max_rank=10)
+    assert np.array_equal(cmc, ref[0]) and mAP == pytest.approx(ref[1], abs=1e-12)
+
+
+def test_a_match_at_a_nan_distance_ranks_last_as_in_torchreid():
+    # g0 (match) NaN, g1 (other identity) 0.2, g2 (match) 0.1: order g2, g1, g0 -> AP (1 + 2/3) / 2
+    case = (np.array([[np.nan, 0.2, 0.1]], dtype=np.float32), np.array([1]), np.array([1, 2, 1]), np.array([0]), np.array([1, 1, 1]))
+    cmc, mAP = evaluate_rank(*case, max_rank=3)
+    assert cmc.tolist() == [1.0, 1.0, 1.0] and mAP == pytest.approx((1 + 2 / 3) / 2)
+    ref = _torchreid_rank(*case, 3)
     assert np.array_equal(cmc, ref[0]) and mAP == pytest.approx(ref[1], abs=1e-12)
 
 
