@@ -45,7 +45,7 @@ ENCODER_BATCH = 16  # the inference CLI's default: on a CPU, 16 clips per pass r
 
 
 def forward_rates(model: torch.nn.Module, clip_shape: Tuple[int, ...], runs: int,
-                  sweep: Tuple[int, ...] = SWEEP_CLIPS) -> Dict[str, float]:
+                  sweep: Tuple[int, ...] = SWEEP_CLIPS, warmup: int = 1) -> Dict[str, float]:
     """Model-only frames per second (no data loading) by clips per pass, and two CPU inference options.
 
     Shows whether the device gains from bigger batches at all (a CPU already busy with a few frames
@@ -63,7 +63,7 @@ def forward_rates(model: torch.nn.Module, clip_shape: Tuple[int, ...], runs: int
         frozen = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(model, inputs[big], check_trace=False)))
         passes[f"{big} clips channels_last"] = (partial(channels_last, inputs[big]), big)
         passes[f"{big} clips TorchScript-frozen"] = (partial(frozen, inputs[big]), big)
-        timings = interleaved_many({label: fn for label, (fn, _) in passes.items()}, runs)
+        timings = interleaved_many({label: fn for label, (fn, _) in passes.items()}, runs, warmup)
     return {label: clips * clip_shape[0] / timings[label].median for label, (_, clips) in passes.items()}
 
 
@@ -141,7 +141,8 @@ def run(settings: Settings) -> List[Row]:
     clips = sum(len(clip_loaders[split].dataset) for split in SPLITS)
     settings.log(f"extraction: {MODEL} at {height}x{width}, {tracklets} tracklets ({clips} clips) per run, "
                  f"paths: released, engine, {', '.join(forwards)}")
-    timings = interleaved_many({"released": released, "engine": engine_path, **{n: encode(n) for n in forwards}}, settings.runs)
+    timings = interleaved_many({"released": released, "engine": engine_path, **{n: encode(n) for n in forwards}}, settings.runs,
+                               settings.warmup)
     diff = {name: max(float((results[name][s] - results["released"][s]).abs().max()) for s in SPLITS) for name in results}
     scale = max(float(results["released"][s].abs().max()) for s in SPLITS)
     for name, value in diff.items():
@@ -149,7 +150,7 @@ def run(settings: Settings) -> List[Row]:
         if value > limit:
             raise AssertionError(f"{name} and per-tracklet extraction disagree: max |feature difference| {value} > {limit}")
     rates = forward_rates(model, (cfg.video.seq_len, 3, height, width), settings.runs,
-                          QUICK_SWEEP_CLIPS if settings.quick else SWEEP_CLIPS)
+                          QUICK_SWEEP_CLIPS if settings.quick else SWEEP_CLIPS, settings.warmup)
     sweep = ", ".join(f"{label} {rate:.0f}" for label, rate in rates.items())
     setting = (f"{MODEL} {height}x{width}, synthetic query + gallery ({tracklets} tracklets, {clips} clips of "
                f"T={cfg.video.seq_len}), {ENCODER_BATCH} clips per pass")

@@ -19,3 +19,9 @@ class Settings:
     before_rev: str = ""
     footage_run: str = ""  # a trained run for the footage rows (skipped without)
     footage_video: str = ""  # a real video for a second footage row
+
+    @property
+    def warmup(self) -> int:
+        """Untimed rounds before the timed ones: none in quick mode, whose figures only prove the rows well formed
+        (tracing a graph or filling a cache then falls in the one timed round)."""
+        return 0 if self.quick else 1
