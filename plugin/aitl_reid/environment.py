@@ -20,6 +20,11 @@ LIBRARIES: Tuple[str, ...] = ("aitl-reid", "torch", "torchvision", "torchreid", 
                               "opencv-python-headless", "onnxruntime", "scipy")
 
 
+def available_cores() -> int:
+    """The CPU cores this process may run on (its affinity: a container's or ``taskset``'s share, not the machine's)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def installed_versions(names: Tuple[str, ...] = LIBRARIES) -> List[str]:
     """``name==version`` of each distribution of ``names`` that is installed, in that order."""
     found = []
@@ -45,12 +50,11 @@ def accelerator_lines() -> List[str]:
 
 def describe_environment() -> str:
     """Versions, platform, accelerator and cores, one fact a line (printed under "Collecting env info ...")."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     lines = [f"PyTorch version: {torch.__version__}",
              f"Python version: {sys.version.split()[0]} ({platform.python_implementation()})",
              f"OS: {platform.system()} {platform.release()} ({platform.machine()})",  # platform.platform() runs `uname -p`
              *accelerator_lines(),
-             f"CPU cores available: {cores}; torch intra-op threads: {torch.get_num_threads()}",
+             f"CPU cores available: {available_cores()}; torch intra-op threads: {torch.get_num_threads()}",
              "Versions of relevant libraries:",
              *(f"[pip] {entry}" for entry in installed_versions())]
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from torchvision.transforms.v2.functional import pil_to_tensor
 from yacs.config import CfgNode
 
 from .. import _torchreid, distributed
+from ..environment import available_cores
 from ..schema import AttributeSchema
 from .attributes_csv import SchemaSpec
 from .clip_view import DenseClipView
@@ -27,11 +28,6 @@ from .transforms import build_clip_transforms
 DEFAULT_TRANSFORMS = ("random_flip", "pad_crop", "random_erase")
 AUTO_WORKERS = -1  # data.workers' default: as many loader workers as the machine gives this process cores
 MAX_AUTO_WORKERS = 8
-
-
-def available_cores() -> int:
-    """The CPU cores this process may run on (its affinity: a container's or ``taskset``'s share, not the machine's)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def loader_workers(setting: int = AUTO_WORKERS) -> int:
