@@ -127,6 +127,16 @@ def test_every_variant_is_compared_with_the_baseline_then_swept_ones_with_theirs
                                  (swept, "Baseline + ASTA + AITL")]
 
 
+def test_the_table1_sweep_answers_which_part_costs_accuracy_and_whether_the_released_design_or_oracle_changes_it():
+    labels = [v.label for v in all_variants() if v.label not in ("ASTA, attribute losses off", "ASTA, attention not fused",
+                                                                   "ASTA + AITL placebo")]
+    pairs = contrasts(labels)
+    assert pairs[:6] == [(label, "Baseline") for label in labels[1:]]  # each row against the Baseline
+    assert set(pairs[6:]) == {("Baseline + AITL", "Baseline + ITL"), ("Baseline + ASTA + AITL", "Baseline + ASTA"),
+                              ("Released ASTA + AITL", "Baseline + ASTA + AITL"),
+                              ("ASTA + AITL oracle", "Baseline + ASTA + AITL")}
+
+
 def test_commands_resume_and_run_under_torchrun_when_asked(tmp_path):
     variant = table1_variants()[0]
     one = AblationPlan("c.yaml", ("data.root", "d"), (variant,), (1,), str(tmp_path)).command(variant, 1)

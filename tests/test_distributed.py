@@ -7,7 +7,6 @@ import re
 import shutil
 import subprocess
 import sys
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ import pytest
 from aitl_reid import train
 from aitl_reid.engine import load_checkpoint
 from aitl_reid.inference import load_trained
-from parallel import in_parallel
 from synthetic_trees import tiny_synthetic_tree
 
 REPO = Path(__file__).resolve().parents[1]
@@ -79,15 +77,12 @@ def runs(data_root, tmp_path_factory):
     """One process with batch 2B in two identity shards (the same global batches), and two processes with batch B
     and synchronised batch norm."""
     single, ddp, start = (tmp_path_factory.mktemp(name) for name in ("single", "ddp", "start"))
-    # one thread each (OMP_NUM_THREADS=1): the two single-process runs side by side, then the two processes
-    in_parallel([
-        partial(launch, training_args(data_root, single, "train.batch_size", str(2 * LOCAL_BATCH),
-                                      "sampler.identity_shards", "2", *COMPARED)),
-        # the initial weights (a step of learning rate 0), to measure the difference against the size of the steps
-        partial(launch, training_args(data_root, start, "train.batch_size", str(2 * LOCAL_BATCH),
-                                      "sampler.identity_shards", "2", "train.optim", "sgd", "train.lr", "0.0",
-                                      "train.max_iters_per_epoch", "1")),
-    ])
+    # the single-process runs in this process (an interpreter start costs more than their three iterations)
+    train_here(training_args(data_root, single, "train.batch_size", str(2 * LOCAL_BATCH),
+                             "sampler.identity_shards", "2", *COMPARED))
+    # the initial weights (a step of learning rate 0), to measure the difference against the size of the steps
+    train_here(training_args(data_root, start, "train.batch_size", str(2 * LOCAL_BATCH), "sampler.identity_shards", "2",
+                             "train.optim", "sgd", "train.lr", "0.0", "train.max_iters_per_epoch", "1"))
     ran = launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True", *COMPARED),
                  processes=2)
     assert "find_unused_parameters" not in ran.stderr  # every parameter trains here: DDP need not look each step

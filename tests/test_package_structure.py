@@ -64,7 +64,6 @@ _PROBE = """
 import builtins, json, sys, warnings
 warnings.simplefilter("ignore")
 import torchreid
-before = set(sys.modules)
 importers = {}
 real_import = builtins.__import__
 def recording_import(name, globals=None, locals=None, fromlist=(), level=0):
@@ -73,18 +72,31 @@ def recording_import(name, globals=None, locals=None, fromlist=(), level=0):
         importers.setdefault(name.split(".")[0], set()).add(importer)
     return real_import(name, globals, locals, fromlist, level)
 builtins.__import__ = recording_import
-%s
+found = {}
+for statement in %r:
+    before = set(sys.modules)
+    importers.clear()
+    exec(statement)
+    found[statement] = {"added": sorted(set(sys.modules) - before),
+                        "importers": {k: sorted(v) for k, v in importers.items()}}
 builtins.__import__ = real_import
-print(json.dumps({"added": sorted(set(sys.modules) - before), "importers": {k: sorted(v) for k, v in importers.items()}}))
+print(json.dumps(found))
 """
+# In this order, in one interpreter: the models first, with nothing of the package loaded yet.
+PROBED = ("import aitl_reid.models", "import aitl_reid.synthetic")
 
 
 @functools.lru_cache(maxsize=None)
-def _probe(statement: str) -> dict:
-    """In a fresh interpreter: the modules ``statement`` loads beyond torchreid's own, and which
-    ``aitl_reid`` modules execute an absolute import of each top-level package (even one already loaded)."""
-    out = subprocess.run([sys.executable, "-c", _PROBE % statement], capture_output=True, text=True, check=True).stdout
+def _probe_all() -> dict:
+    out = subprocess.run([sys.executable, "-c", _PROBE % (PROBED,)], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _probe(statement: str) -> dict:
+    """In a fresh interpreter (after torchreid and the statements before it in :data:`PROBED`): the modules
+    ``statement`` loads, and which ``aitl_reid`` modules execute an absolute import of each top-level package while it
+    runs (even of one already loaded)."""
+    return _probe_all()[statement]
 
 
 def test_importing_models_loads_neither_renderer_nor_matplotlib():

@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torchreid
 
 import aitl_reid
@@ -14,11 +15,30 @@ PLUGIN = Path(__file__).resolve().parents[1] / "plugin" / "aitl_reid"
 SHARED_ATTRIBUTES = ("models", "data", "engine", "utils", "metrics", "losses", "optim")
 
 
-def test_import_torchreid_and_aitl_reid_in_a_fresh_interpreter():
-    code = "import torchreid, aitl_reid; print(sorted(aitl_reid.list_datasets()))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert "['dukemtmcvidreid_attr', 'mars_attr']" in result.stdout
+FRESH_INTERPRETER = """
+import importlib, torchreid, aitl_reid
+print(sorted(aitl_reid.list_datasets()), flush=True)
+from aitl_reid import _torchreid, registry
+for module in ("aitl_reid.data.mars", "aitl_reid.data.duke", "aitl_reid.models.asta", "aitl_reid.models.temporal_pooling"):
+    importlib.reload(importlib.import_module(module))
+importlib.reload(aitl_reid)
+assert _torchreid.video_dataset_registry()["mars_attr"] is importlib.import_module("aitl_reid.data.mars").MarsAttr
+assert "asta_resnet50" in registry.list_models("asta_*")
+assert registry.list_models("asta_*") == sorted(n for n in _torchreid.model_factory() if n.startswith("asta_"))
+print("reloaded")
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh_interpreter():
+    """One interpreter for both checks that need one: the first import, then the modules imported again (run apart
+    from this process: reloading changes classes)."""
+    return subprocess.run([sys.executable, "-c", FRESH_INTERPRETER], capture_output=True, text=True, timeout=120)
+
+
+def test_import_torchreid_and_aitl_reid_in_a_fresh_interpreter(fresh_interpreter):
+    first_line = fresh_interpreter.stdout.splitlines()[0] if fresh_interpreter.stdout else ""
+    assert first_line == "['dukemtmcvidreid_attr', 'mars_attr']", fresh_interpreter.stderr
 
 
 def test_plugin_reaches_torchreid_only_through_attributes_both_layouts_share():
@@ -42,21 +62,10 @@ def test_models_and_datasets_are_in_torchreids_factories():
     assert isinstance(model, ASTA)
 
 
-def test_importing_the_modules_again_is_harmless():
-    """Reloading re-registers the same names instead of raising (run apart: reloading changes classes)."""
-    code = """
-import importlib, aitl_reid
-from aitl_reid import _torchreid, registry
-for module in ("aitl_reid.data.mars", "aitl_reid.data.duke", "aitl_reid.models.asta", "aitl_reid.models.temporal_pooling"):
-    importlib.reload(importlib.import_module(module))
-importlib.reload(aitl_reid)
-assert _torchreid.video_dataset_registry()["mars_attr"] is importlib.import_module("aitl_reid.data.mars").MarsAttr
-assert "asta_resnet50" in registry.list_models("asta_*")
-assert registry.list_models("asta_*") == sorted(n for n in _torchreid.model_factory() if n.startswith("asta_"))
-print("ok")
-"""
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "ok" in result.stdout, result.stderr
+def test_importing_the_modules_again_is_harmless(fresh_interpreter):
+    """Reloading re-registers the same names instead of raising."""
+    assert fresh_interpreter.returncode == 0, fresh_interpreter.stderr
+    assert fresh_interpreter.stdout.splitlines()[-1] == "reloaded"
 
 
 def test_list_models_filters_with_wildcards():

@@ -1,10 +1,7 @@
 """A run killed with SIGKILL mid-epoch and rerun with the same command (``model.resume auto``) ends exactly
 where the uninterrupted run ends: same weights, same metrics.csv, no duplicated log or tensorboard rows."""
 import csv
-import os
 import signal
-import subprocess
-import sys
 from functools import partial
 from pathlib import Path
 
@@ -14,6 +11,7 @@ import torch
 from aitl_reid.engine import list_checkpoints, load_checkpoint
 from parallel import in_parallel
 from synthetic_trees import tiny_synthetic_tree
+from trainer_processes import run_trainer, start_trainer, wait_for_line
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_EPOCH = 3  # evaluation after epoch 2, the kill in epoch 3 after its checkpoint
@@ -31,13 +29,13 @@ def data_root(tmp_path_factory):
 SAMPLERS = ("RandomIdentitySampler", "RandomSampler")
 
 
-def command(root, save_dir, sampler):
+def arguments(root, save_dir, sampler):
     """One deterministic CPU run: a loader worker, epochs of ``ITERATIONS`` iterations, evaluation after epoch 2 (it
     must not disturb the training's random numbers) and a checkpoint every epoch. With ``RandomIdentitySampler`` every
     clip is seeded by the sampler; torchreid's ``RandomSampler`` draws the order and the workers' seeds from torch's
     global generator, so there the checkpoint's generator states are what makes the resumed run repeat the uninterrupted
     one."""
-    return [sys.executable, "-m", "aitl_reid.train", "--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"),
+    return ["--config-file", str(REPO / "configs" / "asta_aitl_synthetic.yaml"),
             "data.root", str(root), "data.save_dir", str(save_dir), "data.height", "32", "data.width", "16",
             "data.workers", "1", "train.batch_size", "4", "sampler.num_instances", "2", "train.max_iters_per_epoch",
             str(ITERATIONS), "train.warmup_epochs", "1",
@@ -46,28 +44,25 @@ def command(root, save_dir, sampler):
             "train.keep_checkpoints", "0", "model.resume", "auto", "sampler.train_sampler", sampler]
 
 
-def environment():
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "AITL_REID_PROGRESS": "0",
-            "PYTHONPATH": os.pathsep.join([str(REPO / "plugin"), os.environ.get("PYTHONPATH", "")])}
+ENVIRONMENT = {"AITL_REID_PROGRESS": "0"}
+
+
+def console(save_dir):
+    return save_dir.parent / f"{save_dir.name}.console.txt"  # beside the run folder, which the run alone writes
 
 
 def run_to_end(root, save_dir, sampler):
-    result = subprocess.run(command(root, save_dir, sampler), env=environment(), capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    status = run_trainer(arguments(root, save_dir, sampler), console(save_dir), ENVIRONMENT)
+    assert status == 0, console(save_dir).read_text()[-3000:]
 
 
 def run_and_kill(root, save_dir, sampler):
     """Start the run and SIGKILL it as soon as it reports the 2nd iteration of the last epoch."""
-    process = subprocess.Popen(command(root, save_dir, sampler), env=environment(), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    seen = []
-    for line in process.stdout:
-        seen.append(line)
-        if line.startswith(KILL_AT):
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, "".join(seen[-40:])
+    process = start_trainer(arguments(root, save_dir, sampler), console(save_dir), ENVIRONMENT)
+    reached = wait_for_line(process, console(save_dir), KILL_AT)
+    process.kill()
+    process.join(60)
+    assert reached and process.exitcode == -signal.SIGKILL, console(save_dir).read_text()[-3000:]
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +70,8 @@ def every_run(data_root, tmp_path_factory):
     """For each sampler: the uninterrupted reference, the killed run and the killed run rerun. Up to the kill, the killed
     run is a second uninterrupted run of the same command: its checkpoint and rows from before the kill are what the
     repeatability test compares. The runs are deterministic with one thread each, so they run side by side
-    (``parallel.in_parallel``)."""
+    (``parallel.in_parallel``), each in a process of its own forked from one that imported the trainer
+    (``trainer_processes``)."""
     folders = {(sampler, name): tmp_path_factory.mktemp(name) for sampler in SAMPLERS for name in ("reference", "killed")}
     in_parallel([partial(run_and_kill, data_root, folders[sampler, "killed"], sampler) for sampler in SAMPLERS]
                 + [partial(run_to_end, data_root, folders[sampler, "reference"], sampler) for sampler in SAMPLERS])
