@@ -210,8 +210,8 @@ SLOWEST_FIRST = ("tests/test_bench.py", "tests/test_distributed.py", "tests/test
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     """``--dist loadfile`` (each file on one worker, so its module fixtures are built once), with the files of
-    :data:`SHARED_WORKER` sent together and those of :data:`SLOWEST_FIRST` first. (``--dist loadgroup`` with ``xdist_group`` marks would say the same, but
-    pytest-xdist 3.8 spreads the tests of a group over workers here.)"""
+    :data:`SHARED_WORKER` sent together and those of :data:`SLOWEST_FIRST` first. (``--dist loadgroup`` with
+    ``xdist_group`` marks would say the same, but pytest-xdist 3.8 spreads the tests of a group over workers here.)"""
     if config.getvalue("dist") != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling

@@ -36,13 +36,11 @@ def training_args(root, save_dir, *extra):
             "test.batch_size", "16", *extra]
 
 
-def launch(args, processes=1):
-    """``python -m aitl_reid.train ARGS``, or under ``torchrun --nproc_per_node PROCESSES`` (gloo on CPU)."""
-    if processes == 1:
-        prefix = [sys.executable, "-m", "aitl_reid.train"]
-    else:
-        prefix = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-                  "-m", "aitl_reid.train"]
+def launch(args):
+    """``torchrun --nproc_per_node 2 -m aitl_reid.train ARGS`` (gloo on CPU); single-process runs use
+    :func:`train_here`."""
+    prefix = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+              "aitl_reid.train"]
     env = {**os.environ, "AITL_REID_PROGRESS": "0", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO / "plugin"), os.environ.get("PYTHONPATH", "")])}
     result = subprocess.run(prefix + list(args), env=env, capture_output=True, text=True, timeout=600)
@@ -83,8 +81,8 @@ def runs(data_root, tmp_path_factory):
     # the initial weights (a step of learning rate 0), to measure the difference against the size of the steps
     train_here(training_args(data_root, start, "train.batch_size", str(2 * LOCAL_BATCH), "sampler.identity_shards", "2",
                              "train.optim", "sgd", "train.lr", "0.0", "train.max_iters_per_epoch", "1"))
-    ran = launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True", *COMPARED),
-                 processes=2)
+    ran = launch(training_args(data_root, ddp, "train.batch_size", str(LOCAL_BATCH), "train.sync_bn", "True",
+                               *COMPARED))
     assert "find_unused_parameters" not in ran.stderr  # every parameter trains here: DDP need not look each step
     return single, ddp, start
 
@@ -136,7 +134,7 @@ def resumed_under_torchrun(runs, data_root, tmp_path_factory):
     (two / "model").mkdir(parents=True)
     shutil.copy(single / "model" / "model.pth.tar-1", two / "model" / "model.pth.tar-1")
     result = launch(training_args(data_root, two, "train.batch_size", str(LOCAL_BATCH), "train.max_epoch", "2",
-                                  "model.resume", "auto", "test.batch_size", "7", *COMPARED), processes=2)
+                                  "model.resume", "auto", "test.batch_size", "7", *COMPARED))
     return two, result
 
 

@@ -16,16 +16,11 @@ import time
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
-_SERVER: Optional[multiprocessing.context.BaseContext] = None
-
-
 def _context() -> multiprocessing.context.BaseContext:
-    global _SERVER
-    if _SERVER is None:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["aitl_reid.train"])
-        _SERVER = context
-    return _SERVER
+    """multiprocessing's one fork-server context; the server, started with the first process, imports the trainer."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["aitl_reid.train"])
+    return context
 
 
 def _run_trainer(argv: Sequence[str], log_path: str, environment: Dict[str, str]) -> None:
