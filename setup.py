@@ -43,15 +43,15 @@ setup(
     extras_require={"onnx": ONNX, "test": ["pytest", "pytest-xdist", "hypothesis", *ONNX], "mutation": ["mutmut>=3.8"]},
     entry_points={
         "console_scripts": [
-            "aitl-reid-train = aitl_reid.train:main",
-            "aitl-reid-infer = aitl_reid.infer:main",
-            "aitl-reid-export = aitl_reid.export:main",
-            "aitl-reid-check = aitl_reid.data.check:main",
-            "aitl-reid-configs = aitl_reid.config.packaged:main",
-            "aitl-reid-demo = aitl_reid.demo:main",
-            "aitl-reid-convert = aitl_reid.convert:main",
-            "aitl-reid-track = aitl_reid.track:main",
-            "aitl-reid-search = aitl_reid.search:main",
+            "aitl-reid-train = aitl_reid.train:command",
+            "aitl-reid-infer = aitl_reid.infer:command",
+            "aitl-reid-export = aitl_reid.export:command",
+            "aitl-reid-check = aitl_reid.data.check:command",
+            "aitl-reid-configs = aitl_reid.config.packaged:command",
+            "aitl-reid-demo = aitl_reid.demo:command",
+            "aitl-reid-convert = aitl_reid.convert:command",
+            "aitl-reid-track = aitl_reid.track:command",
+            "aitl-reid-search = aitl_reid.search:command",
         ]
     },
 )

@@ -28,6 +28,7 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from aitl_reid.process_exit import finish
 from bench import step_syncs
 from bench.rows import Row, console_table
 from bench.settings import Settings
@@ -221,4 +222,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

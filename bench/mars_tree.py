@@ -61,10 +61,12 @@ def _names_and_rows(rows: np.ndarray, csv_numbers: Dict[Tuple[int, int], Iterato
 
 
 def _link_frames(names: List[str], home: Path, sources: List[Path], offset: int) -> None:
+    """One hard link per frame name; paths as strings, since pathlib's joins would be most of the time taken."""
     for folder in {name[:4] for name in names}:
         (home / folder).mkdir(parents=True)
+    home_dir, source_files = str(home), [str(source) for source in sources]
     for i, name in enumerate(names, start=offset):
-        os.link(sources[i // LINKS_PER_SOURCE], home / name[:4] / name)
+        os.link(source_files[i // LINKS_PER_SOURCE], f"{home_dir}/{name[:4]}/{name}")
 
 
 def build_mars_tree(root: Path, meta: Path = Path(MARS_META), every: int = 1) -> Path:

@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+from aitl_reid.process_exit import finish
+
 from .mars_tree import MARS_META, build_mars_tree, missing_meta
 from .rows import Row
 from .settings import Settings
@@ -166,4 +168,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

@@ -23,6 +23,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 
 from aitl_reid.experiments.report import portable_command
+from aitl_reid.process_exit import finish
 from aitl_reid.progress import progress
 from bench import aitl_loop, distributed, extraction, footage, gpu, loading, memory, ranking, step_syncs, training
 from bench.report import render, write_json
@@ -122,4 +123,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

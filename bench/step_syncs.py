@@ -38,6 +38,8 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
+from aitl_reid.process_exit import finish
+
 from .host_syncs import count_host_syncs
 from .rows import Row
 from .settings import Settings
@@ -249,4 +251,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

@@ -37,8 +37,9 @@ def mars_root(full_mars_root: Path) -> Path:
 
 @contextlib.contextmanager
 def moved_aside(root: Path, *pieces: str) -> Iterator[None]:
-    """Take pieces out of the module's tree for one test and put them back, whatever the test does."""
-    aside = root.parent / f"{root.name}_aside"
+    """Take pieces out of the module's tree for one test and put them back, whatever the test does (kept in a folder
+    of the data root beside ``mars/``, where no reader looks, and removed with the tree)."""
+    aside = root / "moved_aside"
     aside.mkdir(exist_ok=True)
     moves = [(root / piece, aside / str(i)) for i, piece in enumerate(pieces)]
     for path, kept in moves:

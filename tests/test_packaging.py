@@ -27,15 +27,15 @@ from aitl_reid.models.mobilenetv2 import IMAGENET_REQUIREMENT
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "plugin" / "aitl_reid"
 SCRIPTS = {
-    "aitl-reid-train": "aitl_reid.train:main",
-    "aitl-reid-infer": "aitl_reid.infer:main",
-    "aitl-reid-export": "aitl_reid.export:main",
-    "aitl-reid-check": "aitl_reid.data.check:main",
-    "aitl-reid-configs": "aitl_reid.config.packaged:main",
-    "aitl-reid-demo": "aitl_reid.demo:main",
-    "aitl-reid-convert": "aitl_reid.convert:main",
-    "aitl-reid-track": "aitl_reid.track:main",
-    "aitl-reid-search": "aitl_reid.search:main",
+    "aitl-reid-train": "aitl_reid.train:command",
+    "aitl-reid-infer": "aitl_reid.infer:command",
+    "aitl-reid-export": "aitl_reid.export:command",
+    "aitl-reid-check": "aitl_reid.data.check:command",
+    "aitl-reid-configs": "aitl_reid.config.packaged:command",
+    "aitl-reid-demo": "aitl_reid.demo:command",
+    "aitl-reid-convert": "aitl_reid.convert:command",
+    "aitl-reid-track": "aitl_reid.track:command",
+    "aitl-reid-search": "aitl_reid.search:command",
 }
 # one epoch of the demo at the end-to-end tests' tiny size (tests/test_train_end_to_end.py, synthetic_trees.py), on
 # one thread: a shared 2-core machine spends several times longer in two threads waiting on each other
@@ -150,11 +150,12 @@ def test_the_installed_wheel_lists_configs_runs_the_demo_and_builds_models_from_
 
 @pytest.mark.parametrize("script", ["aitl-reid-train", "aitl-reid-infer", "aitl-reid-export", "aitl-reid-demo",
                                     "aitl-reid-convert"])
-def test_each_console_script_runs_its_program(wheel, script, capsys):
+def test_each_console_script_runs_its_program(wheel, script, capsys, monkeypatch):
     # aitl-reid-check's module (aitl_reid.data.check) is written elsewhere; the test above checks its declaration
-    main = importlib.metadata.EntryPoint(script, wheel[1][script], "console_scripts").load()
+    command = importlib.metadata.EntryPoint(script, wheel[1][script], "console_scripts").load()
+    monkeypatch.setattr(sys, "argv", [script, "--help"])  # what the installed script hands over
     with pytest.raises(SystemExit) as exited:
-        main(["--help"])
+        command()
     assert exited.value.code == 0
     assert "KEY VALUE" in capsys.readouterr().out  # config overrides, the trainer's way, in each
 

@@ -6,6 +6,7 @@ program); ``python tools/ablation.py --help`` lists the options.
 import sys
 
 from aitl_reid.experiments.cli import run
+from aitl_reid.process_exit import finish
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.exit(finish(run()))

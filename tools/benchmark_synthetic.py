@@ -15,6 +15,7 @@ from typing import List, Optional
 
 from aitl_reid.experiments import cli
 from aitl_reid.launch import run_cli
+from aitl_reid.process_exit import finish
 
 CONFIG = os.path.join("configs", "synthetic_ablation.yaml")
 
@@ -33,4 +34,4 @@ def benchmark(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(benchmark))
+    sys.exit(finish(run_cli(benchmark)))

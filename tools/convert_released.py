@@ -7,6 +7,7 @@ The same program as ``python -m aitl_reid.convert`` and the installed ``aitl-rei
 import sys
 
 from aitl_reid.convert import main
+from aitl_reid.process_exit import finish
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

@@ -15,6 +15,7 @@ from typing import List, Optional
 
 from aitl_reid.launch import load_config, run_cli
 from aitl_reid.models import count_flops
+from aitl_reid.process_exit import finish
 from aitl_reid.viz.flops_map import config_model
 
 
@@ -55,4 +56,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(finish(run_cli(main)))

@@ -7,6 +7,7 @@ The same program as ``python -m aitl_reid.export`` and the installed ``aitl-reid
 import sys
 
 from aitl_reid.export import main
+from aitl_reid.process_exit import finish
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

@@ -14,6 +14,7 @@ import sys
 from typing import List, Optional
 
 from aitl_reid.launch import load_config, run_cli
+from aitl_reid.process_exit import finish
 from aitl_reid.viz.flops_map import RunPoint, config_gflops, final_map, plot_flops_map
 from aitl_reid.viz.run import metrics_csv
 
@@ -47,4 +48,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(finish(run_cli(main)))

@@ -22,6 +22,7 @@ from aitl_reid.engine import init_attribute_bias
 from aitl_reid.launch import default_argument_parser, default_setup, run_cli
 from aitl_reid.losses import build_unified_loss
 from aitl_reid.models import build_model_from_config
+from aitl_reid.process_exit import finish
 
 TERMS = ("loss_x", "loss_t", "loss_aitl_id_relevant", "loss_aitl_id_irrelevant", "loss_attr")
 
@@ -69,4 +70,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(finish(run_cli(main)))

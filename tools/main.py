@@ -6,7 +6,8 @@ The same program as ``python -m aitl_reid.train`` and the installed ``aitl-reid-
 """
 import sys
 
+from aitl_reid.process_exit import finish
 from aitl_reid.train import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

@@ -18,6 +18,7 @@ from typing import List, Optional
 
 from aitl_reid.config import ConfigError
 from aitl_reid.launch import USAGE_EXIT, default_argument_parser, load_config
+from aitl_reid.process_exit import finish
 from aitl_reid.synthetic import ensure_synthetic_mars, synthetic_kwargs_from_config
 from aitl_reid.synthetic.generate import DATASET_DIR
 from aitl_reid.synthetic.preview import save_example_grid
@@ -53,4 +54,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

@@ -15,6 +15,7 @@ from typing import Dict, List, Optional
 
 from aitl_reid.config.packaged import packaged_config
 from aitl_reid.launch import load_config, run_cli
+from aitl_reid.process_exit import finish
 from aitl_reid.viz.curves import plot_dvdp_map_curves
 from aitl_reid.viz.run import metrics_csv
 
@@ -56,4 +57,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(finish(run_cli(main)))

@@ -8,6 +8,7 @@ The same program as ``python -m aitl_reid.infer`` and the installed ``aitl-reid-
 import sys
 
 from aitl_reid.infer import main
+from aitl_reid.process_exit import finish
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))

@@ -10,8 +10,9 @@ import argparse
 import sys
 from typing import List, Optional
 
-from aitl_reid.viz.attention import draw_attention
 from aitl_reid.launch import run_cli
+from aitl_reid.process_exit import finish
+from aitl_reid.viz.attention import draw_attention
 from aitl_reid.viz.cli import add_run_arguments, int_list, load_run_from_args
 from aitl_reid.viz.run import default_output
 
@@ -39,4 +40,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_cli(main))
+    sys.exit(finish(run_cli(main)))

@@ -34,6 +34,7 @@ from .folder_lock import FolderLock
 from .launch import default_argument_parser, load_config, run_cli
 from .models import build_model_from_config
 from .models.released import ReleasedArchitecture, ReleasedCheckpointError, describe, to_plugin_state_dict
+from .process_exit import as_command
 from .run_folder import RunError, checkpoint_path, held_run, run_config_text, save_run_config
 from .schema import get_schema
 from .serialization import safe_torch_load
@@ -145,5 +146,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return run_cli(convert, argv)
 
 
+command = as_command(main)
+"""``aitl-reid-convert``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

@@ -20,6 +20,7 @@ from typing import List, Optional
 
 from . import train
 from .launch import default_argument_parser, default_setup, load_config, run_cli
+from .process_exit import as_command
 from .run_folder import PREVIOUS_RUN_PREFIX, attribute_report_path, metrics_path
 from .synthetic import ensure_synthetic_mars, synthetic_kwargs_from_config
 from .synthetic.generate import DATASET_DIR
@@ -85,5 +86,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return run_cli(demo, argv)
 
 
+command = as_command(main)
+"""``aitl-reid-demo``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

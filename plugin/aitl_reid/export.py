@@ -27,6 +27,7 @@ from .folder_lock import FolderLock
 from .inference import load_trained
 from .inference.onnx_backend import export_onnx
 from .launch import default_argument_parser, run_cli
+from .process_exit import as_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,5 +67,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return run_cli(export, argv)
 
 
+command = as_command(main)
+"""``aitl-reid-export``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

@@ -38,6 +38,7 @@ from .inference.report import (Ranking, attributes_section, ranking_rows, rankin
                                write_ranking)
 from .folder_lock import FolderLock
 from .launch import run_cli
+from .process_exit import as_command
 
 TRACKLETS_PER_ROW = 8  # --attributes-only: input tracklets per report row
 
@@ -167,5 +168,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_cli(infer, argv)
 
 
+command = as_command(main)
+"""``aitl-reid-infer``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

@@ -12,7 +12,7 @@ from typing import Tuple
 LAYERS: Tuple[Tuple[str, ...], ...] = (
     # schema and config, and the plumbing every layer may use
     ("schema", "config", "layers", "_torchreid", "registry", "serialization", "pickle_scan", "progress", "console_log",
-     "distributed", "launch", "folder_lock", "environment"),
+     "distributed", "launch", "folder_lock", "environment", "process_exit"),
     # data, models, losses, metrics (evaluation: the dense-clip evaluation both the engine and inference use)
     ("data", "models", "losses", "metrics", "evaluation", "synthetic"),
     # engine (run_folder: a run's folder and checkpoints, which the engine writes and inference reads)

@@ -15,6 +15,7 @@ from typing import List, Optional
 
 from .footage.search import parse_query, rank, read_people
 from .launch import run_cli
+from .process_exit import as_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,5 +45,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     return run_cli(search, argv)
 
 
+command = as_command(main)
+"""``aitl-reid-search``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

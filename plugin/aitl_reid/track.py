@@ -38,6 +38,7 @@ from .footage.score import table
 from .inference import InputError, TrackletEncoder, load_trained
 from .inference.fast import BACKENDS, build_forward
 from .launch import run_cli
+from .process_exit import as_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,5 +144,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_cli(track, argv)
 
 
+command = as_command(main)
+"""``aitl-reid-track``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

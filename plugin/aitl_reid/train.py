@@ -45,6 +45,7 @@ from .folder_lock import FolderLock
 from .launch import USAGE_EXIT, default_argument_parser, default_setup
 from .models import build_model_from_config, convert_sync_batchnorm, load_weights, split_model_name
 from .models.backbones import pretrained_weights_file
+from .process_exit import as_command
 from .registry import list_models
 from .run_folder import (
     another_run, evaluation_path, latest_complete_checkpoint, load_checkpoint, prepare_run_dir, run_config_text,
@@ -259,5 +260,8 @@ def _warn_on_other_thread_count(cfg: CfgNode, checkpoint: Dict[str, Any]) -> Non
               f"float sums may differ from the uninterrupted run (set train.num_threads {saved})")
 
 
+command = as_command(main)
+"""``aitl-reid-train``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

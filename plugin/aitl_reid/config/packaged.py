@@ -13,6 +13,8 @@ import difflib
 import os
 from typing import List, Optional, Sequence, Tuple
 
+from ..process_exit import as_command
+
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs")
 """The packaged configs' folder."""
 _SUFFIXES = (".yaml", ".yml")
@@ -80,3 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f"\n{len(table)} configs in {CONFIG_DIR}; pass a name to --config-file (e.g. --config-file {table[0][0]}). "
           "A config of your own may extend one by name: _BASE_: asta_aitl_mars.yaml")
     return 0
+
+
+command = as_command(main)
+"""``aitl-reid-configs``, the installed command (setup.py's console scripts)."""

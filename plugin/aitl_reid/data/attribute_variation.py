@@ -20,12 +20,14 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
+from ..process_exit import finish
 from ..schema import STREAM_GROUPS
 from .attributes_csv import MISSING, AttributeTable, read_attribute_csv
 from .file_checks import DatasetFileError
@@ -144,4 +146,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(finish(main()))

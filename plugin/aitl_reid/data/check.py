@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple, TypeVar
 
+from ..process_exit import as_command
 from .attributes_csv import AttributeTable, TrackletKey, attribute_csv_path, read_attribute_csv
 from .dataset import RawTracklet
 from .duke import DUKE_FRAMES_DIR, DUKE_LAYOUT, SPLITS, DukeMTMCVidReIDAttr, list_split
@@ -410,5 +411,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 0 if report.complete else 1
 
 
+command = as_command(main)
+"""``aitl-reid-check``, the installed command (setup.py's console scripts); ``python -m`` runs it too."""
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(command())

@@ -28,6 +28,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 
 from ..folder_lock import FolderLock
 from ..launch import load_config, run_cli
+from ..process_exit import finish
 from ..registry import split_model_name
 from .ablation import AblationPlan
 from .benchmark import QUICK_OPTS, config_value, run_benchmark
@@ -145,4 +146,4 @@ def run(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run())
+    sys.exit(finish(run()))

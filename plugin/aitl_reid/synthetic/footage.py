@@ -21,6 +21,7 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
+from ..process_exit import finish
 from ..serialization import atomic_write
 from .body import WALKING, Box, Pose, draw_person
 from .camera import finish_frame, make_camera
@@ -139,4 +140,4 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(finish(main()))
