@@ -71,7 +71,8 @@ def test_installed_console_script_is_the_trainer():
     import aitl_reid.train
 
     (script,) = [e for e in entry_points(group="console_scripts") if e.name == "aitl-reid-train"]
-    assert script.load() is aitl_reid.train.main
+    assert script.load() is aitl_reid.train.command  # the trainer's main, ended by aitl_reid.process_exit
+    assert aitl_reid.train.command.__doc__ == aitl_reid.train.main.__doc__
 
 
 def test_a_finished_run_of_the_old_script_entry_is_reused(tmp_path):
